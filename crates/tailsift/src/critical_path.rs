@@ -1,0 +1,265 @@
+//! The critical path of a trace: the chain of work that determined its end-to-end duration.
+//!
+//! Walking back from the root's end, the path repeatedly descends into the child that finished
+//! last before the current point in time, then returns to the parent at that child's start and
+//! looks for the next child that finished before it. The time a span spends on the path while
+//! none of its children is on it is its *self time* on the path.
+//!
+//! Real traces are messy, and nothing here panics on them:
+//! - Clock skew between hosts: a child is clamped into its parent's interval before the walk.
+//! - Async children that end after their parent (fire-and-forget): clamped to the parent's end,
+//!   so they cannot extend the path past it.
+//! - Overlapping children: only the one finishing last before the cursor is on the path at a
+//!   time; each child is considered at most once.
+//! - Rootless traces: the span with the latest end among spans whose parent is missing stands in
+//!   for the root.
+//!
+//! Cost: O(n log n) in spans (sorting each span's children by end), iterative, so a
+//! thousand-deep chain does not overflow the stack.
+
+use crate::span::Span;
+use crate::view::Children;
+
+/// A stretch of time during which one span is on the critical path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Index of the span in the trace view's spans.
+    pub span: u32,
+    /// Start, unix nanoseconds.
+    pub start: u64,
+    /// End, unix nanoseconds.
+    pub end: u64,
+}
+
+/// The critical path of one trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CriticalPath {
+    segments: Vec<Segment>,
+    spans: Vec<u32>,
+    self_time: Vec<u64>,
+}
+
+impl CriticalPath {
+    /// The path's segments in chronological order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The distinct spans on the path (indices into the view's spans), from the root down, in
+    /// the order the path first reaches them.
+    pub fn spans(&self) -> &[u32] {
+        &self.spans
+    }
+
+    /// Each span's self time on the path in nanoseconds, parallel to [`CriticalPath::spans`].
+    pub fn self_times(&self) -> &[u64] {
+        &self.self_time
+    }
+
+    /// Whether span `index` lies on the path.
+    pub fn contains(&self, index: usize) -> bool {
+        self.spans.iter().any(|&s| s as usize == index)
+    }
+}
+
+/// Computes the critical path of `spans` (sorted by start time) given the root and the
+/// parent/child index.
+pub fn compute(spans: &[Span], root: Option<usize>, children: &Children) -> CriticalPath {
+    let n = spans.len();
+    let Some(root) = root.or_else(|| local_root(spans, children)) else {
+        return CriticalPath::default();
+    };
+    // Clamp every reachable span into its parent's interval, top-down.
+    let mut cstart = vec![0u64; n];
+    let mut cend = vec![0u64; n];
+    let mut reached = vec![false; n];
+    let mut depth = vec![0u32; n];
+    let mut order = Vec::with_capacity(n);
+    cstart[root] = spans[root].start_time_unix_nano;
+    cend[root] = spans[root].end_time_unix_nano.max(cstart[root]);
+    reached[root] = true;
+    order.push(root as u32);
+    let mut head = 0;
+    while head < order.len() {
+        let p = order[head] as usize;
+        head += 1;
+        for &c in children.of(p) {
+            let c = c as usize;
+            if reached[c] {
+                continue;
+            }
+            reached[c] = true;
+            let s = spans[c].start_time_unix_nano.clamp(cstart[p], cend[p]);
+            let e = spans[c].end_time_unix_nano.clamp(s, cend[p]);
+            cstart[c] = s;
+            cend[c] = e;
+            depth[c] = depth[p] + 1;
+            order.push(c as u32);
+        }
+    }
+    // Each reached span's children sorted by clamped end, latest first, with a cursor into them.
+    let mut offsets = vec![0usize; n + 1];
+    for i in 0..n {
+        offsets[i + 1] = offsets[i] + if reached[i] { children.of(i).len() } else { 0 };
+    }
+    let mut sorted = vec![0u32; offsets[n]];
+    for i in 0..n {
+        if reached[i] {
+            let dst = &mut sorted[offsets[i]..offsets[i + 1]];
+            dst.copy_from_slice(children.of(i));
+            dst.sort_unstable_by(|&a, &b| cend[b as usize].cmp(&cend[a as usize]));
+        }
+    }
+    let mut cursor = offsets.clone();
+
+    let mut backwards = Vec::new();
+    // Every span the walk enters is on the path, even one whose children cover all its time.
+    let mut entered = vec![root as u32];
+    let mut current = root;
+    let mut returning: Option<u64> = None;
+    loop {
+        let limit = returning.unwrap_or(cend[current]);
+        let end = offsets[current + 1];
+        while cursor[current] < end && cend[sorted[cursor[current]] as usize] > limit {
+            cursor[current] += 1;
+        }
+        if cursor[current] < end {
+            let child = sorted[cursor[current]] as usize;
+            cursor[current] += 1;
+            if cend[child] < limit {
+                backwards.push(Segment {
+                    span: current as u32,
+                    start: cend[child],
+                    end: limit,
+                });
+            }
+            entered.push(child as u32);
+            current = child;
+            returning = None;
+            continue;
+        }
+        if cstart[current] < limit {
+            backwards.push(Segment {
+                span: current as u32,
+                start: cstart[current],
+                end: limit,
+            });
+        }
+        if current == root {
+            break;
+        }
+        returning = Some(cstart[current]);
+        current = match children.parent(current) {
+            Some(p) if reached[p] => p,
+            _ => break,
+        };
+    }
+    backwards.reverse();
+    let segments = backwards;
+
+    // Distinct spans from the root down, each depth in start order.
+    let mut self_time = vec![0u64; n];
+    for seg in &segments {
+        self_time[seg.span as usize] += seg.end - seg.start;
+    }
+    entered.sort_by_key(|&i| (depth[i as usize], cstart[i as usize]));
+    CriticalPath {
+        segments,
+        self_time: entered.iter().map(|&i| self_time[i as usize]).collect(),
+        spans: entered,
+    }
+}
+
+/// For a trace without a root: the latest-ending span whose parent is not in the trace.
+fn local_root(spans: &[Span], children: &Children) -> Option<usize> {
+    (0..spans.len())
+        .filter(|&i| children.parent(i).is_none())
+        .max_by_key(|&i| (spans[i].end_time_unix_nano, std::cmp::Reverse(i)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::{SpanId, TraceId};
+    use crate::view::{sort_spans, TraceFlags, TraceView};
+    use std::time::Duration;
+
+    fn span(id: u64, parent: u64, start: u64, end: u64) -> Span {
+        Span {
+            trace_id: TraceId::from_u128(7),
+            span_id: SpanId::from_u64(id),
+            parent_span_id: SpanId::from_u64(parent),
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            ..Span::default()
+        }
+    }
+
+    fn path_ids(mut spans: Vec<Span>) -> (Vec<u64>, Vec<u64>) {
+        sort_spans(&mut spans);
+        let view = TraceView::new(
+            TraceId::from_u128(7),
+            &spans,
+            TraceFlags::default(),
+            Duration::ZERO,
+        );
+        let path = view.critical_path();
+        let ids = path
+            .spans()
+            .iter()
+            .map(|&i| spans[i as usize].span_id.to_u64())
+            .collect();
+        (ids, path.self_times().to_vec())
+    }
+
+    #[test]
+    fn sequential_children_are_all_on_the_path() {
+        // root 0..100; a 10..40; b 40..90 (b starts when a ends).
+        let (ids, self_times) = path_ids(vec![
+            span(1, 0, 0, 100),
+            span(2, 1, 10, 40),
+            span(3, 1, 40, 90),
+        ]);
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(self_times, vec![20, 30, 50]);
+    }
+
+    #[test]
+    fn of_parallel_children_only_the_last_to_finish_counts() {
+        // a 10..50 and b 10..80 run in parallel: b bounds the root.
+        let (ids, self_times) = path_ids(vec![
+            span(1, 0, 0, 100),
+            span(2, 1, 10, 50),
+            span(3, 1, 10, 80),
+        ]);
+        assert_eq!(ids, vec![1, 3]);
+        assert_eq!(self_times, vec![30, 70]);
+    }
+
+    #[test]
+    fn skewed_and_async_children_are_clamped() {
+        // Child starts before its parent (skew) and ends after it (async).
+        let (ids, self_times) = path_ids(vec![span(1, 0, 100, 200), span(2, 1, 50, 300)]);
+        assert_eq!(ids, vec![1, 2]);
+        assert_eq!(self_times.iter().sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn deep_chains_do_not_overflow_the_stack() {
+        let n = 100_000u64;
+        let spans: Vec<Span> = (1..=n).map(|i| span(i, i - 1, i, 2 * n + 10 - i)).collect();
+        let (ids, _) = path_ids(spans);
+        assert_eq!(ids.len(), n as usize);
+    }
+
+    #[test]
+    fn rootless_traces_use_the_latest_orphan() {
+        let (ids, _) = path_ids(vec![
+            span(2, 9, 0, 50),
+            span(3, 9, 10, 80),
+            span(4, 3, 20, 30),
+        ]);
+        assert_eq!(ids[0], 3);
+        assert!(ids.contains(&4));
+    }
+}

@@ -1,0 +1,28 @@
+//! # tailsift
+//!
+//! An embeddable tail-sampling decision engine for distributed traces.
+//!
+//! A collector hands the [`Engine`] spans as they arrive. The engine holds each trace in a
+//! sharded buffer until it is complete (its root span ended and no span came for a short grace)
+//! or has waited `decision_wait`, then runs the decider (the operator's policies) over the whole
+//! trace and hands a [`Decision`] — keep or drop, why, the adjusted count, and the spans to
+//! forward — to the caller's [`Sink`].
+//!
+//! See `docs/ARCHITECTURE.md` in the repository for the bird's-eye view.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod critical_path;
+pub mod policy;
+pub mod span;
+pub mod verdict;
+pub mod view;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use policy::{Policy, PolicyError};
+pub use span::{
+    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Str,
+    TraceId, Value,
+};
+pub use verdict::{Outcome, Verdict};
+pub use view::{Baseline, TraceFlags, TraceView};

@@ -1,0 +1,350 @@
+//! [`TraceView`]: the one input of every policy kind.
+//!
+//! A view is built once per decided trace. It holds the spans (sorted by start time) and the
+//! facts most policies need, computed in a single pass: the root, the trace's start, end and
+//! duration, the error count, the randomness. Facts only some policies need — the parent/child
+//! index and the critical path — are computed on first use and then shared by every policy that
+//! asks, so a policy set that never looks at them never pays for them. Native, CEL and WASM
+//! policies all read this same structure (the WASM host encodes it once per trace).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::critical_path::{self, CriticalPath};
+use crate::span::{Span, SpanId, StatusCode, TraceId};
+
+/// Flags on a decision: how the trace came to be decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceFlags {
+    /// Decided without a root span (at `decision_wait`, early, or at shutdown).
+    pub incomplete: bool,
+    /// Decided before it was ready, because the buffer was over its bounds.
+    pub early: bool,
+    /// Decided at `decision_wait` rather than at completion.
+    pub timed_out: bool,
+    /// Decided by `shutdown()`.
+    pub shutdown: bool,
+}
+
+/// Quantiles of the trace durations of the trace's group (root service + root name by default),
+/// from the latency baseline. Present when a latency baseline is configured and has samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Baseline {
+    /// Median trace duration.
+    pub p50: Duration,
+    /// 95th percentile.
+    pub p95: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// How many traces the baseline has seen (after decay).
+    pub samples: u64,
+}
+
+/// The parent/child index of a trace: for each span, its children's indices, by start time.
+#[derive(Clone, Debug, Default)]
+pub struct Children {
+    offsets: Vec<u32>,
+    children: Vec<u32>,
+    parents: Vec<u32>,
+}
+
+/// Marks "no parent in this trace" in [`Children::parent`].
+const NO_PARENT: u32 = u32::MAX;
+
+impl Children {
+    fn build(spans: &[Span]) -> Children {
+        let n = spans.len();
+        // Sorted (span_id, index) pairs for binary search: one allocation, no hashing.
+        let mut by_id: Vec<(SpanId, u32)> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.span_id, i as u32))
+            .collect();
+        by_id.sort_unstable();
+        let mut parents = vec![NO_PARENT; n];
+        let mut counts = vec![0u32; n + 1];
+        for (i, span) in spans.iter().enumerate() {
+            if !span.parent_span_id.is_valid() || span.parent_span_id == span.span_id {
+                continue;
+            }
+            if let Ok(pos) = by_id.binary_search_by(|(id, _)| id.cmp(&span.parent_span_id)) {
+                let p = by_id[pos].1;
+                parents[i] = p;
+                counts[p as usize + 1] += 1;
+            }
+        }
+        for i in 1..=n {
+            counts[i] += counts[i - 1];
+        }
+        let offsets = counts;
+        let mut fill = offsets.clone();
+        let mut children = vec![0u32; offsets[n] as usize];
+        // Spans are sorted by start time, so children come out in start order.
+        for (i, &p) in parents.iter().enumerate() {
+            if p != NO_PARENT {
+                children[fill[p as usize] as usize] = i as u32;
+                fill[p as usize] += 1;
+            }
+        }
+        Children {
+            offsets,
+            children,
+            parents,
+        }
+    }
+
+    /// The children of span `index`, in start order.
+    pub fn of(&self, index: usize) -> &[u32] {
+        match (self.offsets.get(index), self.offsets.get(index + 1)) {
+            (Some(&a), Some(&b)) => &self.children[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The parent of span `index`, if its parent is in the trace.
+    pub fn parent(&self, index: usize) -> Option<usize> {
+        match self.parents.get(index) {
+            Some(&p) if p != NO_PARENT => Some(p as usize),
+            _ => None,
+        }
+    }
+}
+
+/// A whole trace, as policies see it.
+#[derive(Debug)]
+pub struct TraceView<'a> {
+    trace_id: TraceId,
+    spans: &'a [Span],
+    root: Option<usize>,
+    start: u64,
+    end: u64,
+    error_count: usize,
+    randomness: u64,
+    flags: TraceFlags,
+    now: Duration,
+    baseline: Option<Baseline>,
+    children: OnceLock<Children>,
+    critical_path: OnceLock<CriticalPath>,
+}
+
+impl<'a> TraceView<'a> {
+    /// Builds the view of one trace. `spans` must all belong to `trace_id` and should be sorted
+    /// by start time (the engine sorts them; [`sort_spans`] does it for other callers).
+    pub fn new(trace_id: TraceId, spans: &'a [Span], flags: TraceFlags, now: Duration) -> Self {
+        let mut root: Option<usize> = None;
+        let mut start = u64::MAX;
+        let mut end = 0;
+        let mut error_count = 0;
+        for (i, s) in spans.iter().enumerate() {
+            start = start.min(s.start_time_unix_nano);
+            end = end.max(s.end_time_unix_nano.max(s.start_time_unix_nano));
+            if s.status_code == StatusCode::Error {
+                error_count += 1;
+            }
+            // The earliest-starting parentless span is the root; spans are in start order.
+            if root.is_none() && s.is_root() {
+                root = Some(i);
+            }
+        }
+        if spans.is_empty() {
+            start = 0;
+        }
+        let randomness = root
+            .map(|r| &spans[r])
+            .or(spans.first())
+            .and_then(|s| explicit_randomness(&s.trace_state))
+            .unwrap_or_else(|| trace_id.randomness());
+        TraceView {
+            trace_id,
+            spans,
+            root,
+            start,
+            end,
+            error_count,
+            randomness,
+            flags,
+            now,
+            baseline: None,
+            children: OnceLock::new(),
+            critical_path: OnceLock::new(),
+        }
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The spans, sorted by start time.
+    pub fn spans(&self) -> &'a [Span] {
+        self.spans
+    }
+
+    /// The index of the root span (the earliest parentless span), if the trace has one.
+    pub fn root_index(&self) -> Option<usize> {
+        self.root
+    }
+
+    /// The root span, if the trace has one.
+    pub fn root(&self) -> Option<&'a Span> {
+        self.root.map(|r| &self.spans[r])
+    }
+
+    /// Earliest start, unix nanoseconds.
+    pub fn start_unix_nano(&self) -> u64 {
+        self.start
+    }
+
+    /// Latest end, unix nanoseconds.
+    pub fn end_unix_nano(&self) -> u64 {
+        self.end
+    }
+
+    /// The trace's duration: earliest start to latest end.
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(self.end.saturating_sub(self.start))
+    }
+
+    /// How many spans have status ERROR.
+    pub fn error_count(&self) -> usize {
+        self.error_count
+    }
+
+    /// The trace's 56-bit randomness: the `rv` value of the root's `ot` tracestate entry when
+    /// present, else the low 56 bits of the trace id.
+    pub fn randomness(&self) -> u64 {
+        self.randomness
+    }
+
+    /// How the trace came to be decided.
+    pub fn flags(&self) -> TraceFlags {
+        self.flags
+    }
+
+    /// The engine's time at decision.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The root span's service name and name: the default group of latency baselines and
+    /// representative strata. Empty strings when the trace has no root.
+    pub fn root_operation(&self) -> (&'a str, &'a str) {
+        match self.root() {
+            Some(r) => (r.service_name(), &r.name),
+            None => ("", ""),
+        }
+    }
+
+    /// The latency baseline of the trace's group, when a latency baseline has been attached.
+    pub fn baseline(&self) -> Option<Baseline> {
+        self.baseline
+    }
+
+    /// Attaches the latency baseline of the trace's group (done by the policy set, once per
+    /// trace, before policies run).
+    pub fn set_baseline(&mut self, baseline: Option<Baseline>) {
+        self.baseline = baseline;
+    }
+
+    /// The parent/child index, built on first use.
+    pub fn children(&self) -> &Children {
+        self.children.get_or_init(|| Children::build(self.spans))
+    }
+
+    /// The critical path, computed on first use.
+    pub fn critical_path(&self) -> &CriticalPath {
+        self.critical_path
+            .get_or_init(|| critical_path::compute(self.spans, self.root, self.children()))
+    }
+}
+
+/// Sorts spans by start time (then span id, so the order is total and deterministic).
+pub fn sort_spans(spans: &mut [Span]) {
+    spans.sort_unstable_by_key(|s| (s.start_time_unix_nano, s.span_id));
+}
+
+/// The `rv` sub-key of the `ot` entry of a W3C tracestate: 14 hex digits of explicit randomness.
+pub fn explicit_randomness(trace_state: &str) -> Option<u64> {
+    let ot = trace_state
+        .split(',')
+        .map(str::trim)
+        .find_map(|entry| entry.strip_prefix("ot="))?;
+    let rv = ot.split(';').find_map(|kv| kv.strip_prefix("rv:"))?;
+    if rv.len() != 14 {
+        return None;
+    }
+    u64::from_str_radix(rv, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Str;
+
+    fn span(id: u64, parent: u64, start: u64, end: u64) -> Span {
+        Span {
+            trace_id: TraceId::from_u128(1),
+            span_id: SpanId::from_u64(id),
+            parent_span_id: SpanId::from_u64(parent),
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            ..Span::default()
+        }
+    }
+
+    #[test]
+    fn facts_come_from_one_pass() {
+        let mut spans = vec![span(2, 1, 10, 50), span(1, 0, 0, 100), span(3, 1, 60, 120)];
+        spans[0].status_code = StatusCode::Error;
+        sort_spans(&mut spans);
+        let view = TraceView::new(
+            TraceId::from_u128(1),
+            &spans,
+            TraceFlags::default(),
+            Duration::ZERO,
+        );
+        assert_eq!(view.root().unwrap().span_id, SpanId::from_u64(1));
+        assert_eq!(view.duration(), Duration::from_nanos(120));
+        assert_eq!(view.error_count(), 1);
+        let root = view.root_index().unwrap();
+        let kids: Vec<u64> = view
+            .children()
+            .of(root)
+            .iter()
+            .map(|&i| spans[i as usize].span_id.to_u64())
+            .collect();
+        assert_eq!(kids, vec![2, 3]);
+        assert_eq!(view.children().parent(1), Some(root));
+    }
+
+    #[test]
+    fn rv_in_tracestate_overrides_the_trace_id() {
+        assert_eq!(
+            explicit_randomness("vendor=x,ot=th:8;rv:0123456789abcd"),
+            Some(0x0123456789abcd)
+        );
+        assert_eq!(explicit_randomness("ot=rv:123"), None);
+        let mut spans = vec![span(1, 0, 0, 10)];
+        spans[0].trace_state = Str::from("ot=rv:00000000000001");
+        let view = TraceView::new(
+            TraceId::from_u128(u128::MAX),
+            &spans,
+            TraceFlags::default(),
+            Duration::ZERO,
+        );
+        assert_eq!(view.randomness(), 1);
+    }
+
+    #[test]
+    fn empty_and_rootless_traces_do_not_panic() {
+        let view = TraceView::new(
+            TraceId::from_u128(1),
+            &[],
+            TraceFlags::default(),
+            Duration::ZERO,
+        );
+        assert_eq!(view.duration(), Duration::ZERO);
+        assert!(view.root().is_none());
+        assert!(view.critical_path().spans().is_empty());
+    }
+}
