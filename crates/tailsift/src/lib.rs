@@ -19,7 +19,7 @@ pub mod verdict;
 pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use policy::{Policy, PolicyError};
+pub use policy::{Decider, Policy, PolicyError};
 pub use span::{
     Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Str,
     TraceId, Value,

@@ -30,3 +30,23 @@ pub trait Policy: Send + Sync {
     /// The verdict on one trace.
     fn evaluate(&self, trace: &TraceView<'_>) -> Result<Verdict, PolicyError>;
 }
+
+/// What the engine calls to decide a ready trace: the operator's whole policy set, or any
+/// closure. The view is mutable so a decider can attach facts (the latency baseline) before its
+/// policies read it.
+pub trait Decider: Send + Sync {
+    /// Decides one trace.
+    fn decide(&self, trace: &mut TraceView<'_>) -> crate::verdict::Outcome;
+}
+
+/// Any `Fn(&TraceView) -> Verdict` is a decider of one policy, combined by the shared
+/// randomness rule with "drop" as the default.
+impl<F> Decider for F
+where
+    F: Fn(&TraceView<'_>) -> Verdict + Send + Sync,
+{
+    fn decide(&self, trace: &mut TraceView<'_>) -> crate::verdict::Outcome {
+        let verdict = self(trace);
+        crate::verdict::combine(trace.randomness(), [verdict], false)
+    }
+}
