@@ -11,15 +11,28 @@
 //! See `docs/ARCHITECTURE.md` in the repository for the bird's-eye view.
 #![warn(missing_docs)]
 
+mod buffer;
+mod cache;
 pub mod clock;
+pub mod config;
 pub mod critical_path;
+pub mod decision;
+pub mod driver;
+pub mod engine;
+mod metrics;
 pub mod policy;
+pub mod ring;
 pub mod span;
 pub mod verdict;
 pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{BufferConfig, ConfigError, DecisionCacheConfig, EngineConfig, OutputConfig};
+pub use decision::{ChannelSink, Decision, DecisionFlags, Sink};
+pub use driver::Driver;
+pub use engine::{Engine, EngineBuilder, EngineStats, IngestReport, PollReport, RejectReason};
 pub use policy::{Decider, Policy, PolicyError};
+pub use ring::Ring;
 pub use span::{
     Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Str,
     TraceId, Value,

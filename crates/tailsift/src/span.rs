@@ -435,6 +435,23 @@ pub struct Resource {
     pub dropped_attributes_count: u32,
     /// The schema URL of the enclosing `ResourceSpans`.
     pub schema_url: Str,
+    /// The entities this resource describes (OTLP `Resource.entity_refs`, status: development
+    /// in OTLP); empty for most producers. Kept so OTLP conversion stays lossless.
+    pub entity_refs: Vec<EntityRef>,
+}
+
+/// A reference to an entity a [`Resource`] describes (OTLP `EntityRef`): the entity's type and
+/// which of the resource's attribute keys identify and describe it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct EntityRef {
+    /// The schema URL the entity's data is recorded in, if known.
+    pub schema_url: Str,
+    /// The entity type (`"service"`, `"host"`, ...); OTLP's `type` field.
+    pub entity_type: Str,
+    /// Resource attribute keys that identify the entity.
+    pub id_keys: Vec<Str>,
+    /// Resource attribute keys that describe the entity.
+    pub description_keys: Vec<Str>,
 }
 
 impl Resource {

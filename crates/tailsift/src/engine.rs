@@ -1,0 +1,717 @@
+//! The [`Engine`]: routes spans to shards, decides ready traces, and hands decisions to the sink.
+//!
+//! Architecture invariants:
+//! - No global lock on the span path: a batch is split by shard (consistent hashing of the trace
+//!   id on a [`Ring`]) and each shard is locked once per batch.
+//! - Every span offered to `ingest` gets exactly one counted outcome: rejected (with a reason),
+//!   forwarded (kept, now or late), or dropped (by decision, late, or at shutdown). While buffered
+//!   it is counted as buffered. [`EngineStats::conserved`] checks the sum.
+//! - The sink is never called while a shard lock is held, so a sink may block or re-enter.
+//! - Decisions are made under the shard lock and recorded in the decision cache before the lock is
+//!   released, so a span racing its trace's decision either joins the trace or follows the cached
+//!   decision; it never starts a second trace.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::buffer::{Offer, ReadyTrace, Shard};
+use crate::cache::{DecisionCache, KeptEntry};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, EngineConfig, OutputConfig, ShutdownMode};
+use crate::decision::{Decision, DecisionFlags, Sink};
+use crate::metrics::EngineMetrics;
+use crate::policy::Decider;
+use crate::ring::Ring;
+use crate::span::{KeyValue, Span, Str, Value};
+use crate::verdict::{th_value, Outcome};
+use crate::view::{sort_spans, TraceFlags, TraceView};
+
+/// Why a span was rejected at ingest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The trace id is all zeroes.
+    ZeroTraceId,
+    /// The span id is all zeroes.
+    ZeroSpanId,
+    /// The span ends before it starts.
+    EndBeforeStart,
+    /// The batch held more than `buffer.max_batch_spans` spans.
+    BatchTooLarge,
+    /// The engine was shut down.
+    ShutDown,
+}
+
+impl RejectReason {
+    /// Every reason, in the order of [`RejectCounts`]' array.
+    pub const ALL: [RejectReason; 5] = [
+        RejectReason::ZeroTraceId,
+        RejectReason::ZeroSpanId,
+        RejectReason::EndBeforeStart,
+        RejectReason::BatchTooLarge,
+        RejectReason::ShutDown,
+    ];
+
+    /// The reason's label in metrics and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::ZeroTraceId => "zero_trace_id",
+            RejectReason::ZeroSpanId => "zero_span_id",
+            RejectReason::EndBeforeStart => "end_before_start",
+            RejectReason::BatchTooLarge => "batch_too_large",
+            RejectReason::ShutDown => "shut_down",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Rejected spans by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RejectCounts(pub [u64; 5]);
+
+impl RejectCounts {
+    /// Spans rejected for `reason`.
+    pub fn get(&self, reason: RejectReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    /// All rejected spans.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    fn add(&mut self, reason: RejectReason, n: u64) {
+        self.0[reason.index()] += n;
+    }
+}
+
+/// What happened to one batch handed to [`Engine::ingest`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Spans now buffered with their traces.
+    pub buffered: u64,
+    /// Spans whose trace was already kept: forwarded at once.
+    pub late_forwarded: u64,
+    /// Spans whose trace was already dropped: dropped.
+    pub late_dropped: u64,
+    /// Spans rejected, by reason.
+    pub rejected: RejectCounts,
+    /// Traces decided early because this batch pushed a shard over its bounds.
+    pub early_decisions: u64,
+}
+
+/// What one [`Engine::poll`] (or shutdown) decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Traces kept.
+    pub traces_kept: u64,
+    /// Traces dropped.
+    pub traces_dropped: u64,
+    /// Spans forwarded with kept traces.
+    pub spans_forwarded: u64,
+    /// Spans dropped with dropped traces.
+    pub spans_dropped: u64,
+}
+
+impl PollReport {
+    /// Traces decided.
+    pub fn traces(&self) -> u64 {
+        self.traces_kept + self.traces_dropped
+    }
+}
+
+/// A snapshot of the engine's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EngineStats {
+    /// Spans offered to `ingest`, rejected ones included.
+    pub spans_in: u64,
+    /// Spans rejected, by reason.
+    pub rejected: RejectCounts,
+    /// Spans forwarded to the sink (with kept traces or late).
+    pub spans_forwarded: u64,
+    /// Spans dropped (with dropped traces, late, or at shutdown).
+    pub spans_dropped: u64,
+    /// Spans buffered now.
+    pub spans_buffered: u64,
+    /// Bytes buffered now (span size estimates).
+    pub bytes_buffered: u64,
+    /// Traces buffered now.
+    pub traces_buffered: u64,
+    /// Late spans forwarded.
+    pub late_forwarded: u64,
+    /// Late spans dropped.
+    pub late_dropped: u64,
+    /// Traces started (first span buffered).
+    pub traces_started: u64,
+    /// Traces kept.
+    pub traces_kept: u64,
+    /// Traces dropped.
+    pub traces_dropped: u64,
+    /// Traces decided early under memory pressure.
+    pub early_decisions: u64,
+    /// Traces decided at `decision_wait`.
+    pub timed_out: u64,
+    /// Traces decided without a root.
+    pub incomplete: u64,
+    /// Decider panics (the trace was kept, fail-open).
+    pub decider_panics: u64,
+    /// Decision cache entries forgotten to stay within bounds.
+    pub cache_evictions: u64,
+    /// Bytes held by the decision caches' tables.
+    pub cache_bytes: u64,
+}
+
+impl EngineStats {
+    /// Whether every span offered has exactly one outcome:
+    /// `spans_in == forwarded + dropped + rejected + buffered`.
+    pub fn conserved(&self) -> bool {
+        self.spans_in
+            == self.spans_forwarded
+                + self.spans_dropped
+                + self.rejected.total()
+                + self.spans_buffered
+    }
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    config: EngineConfig,
+    decider: Option<Arc<dyn Decider>>,
+    sink: Option<Arc<dyn Sink>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl EngineBuilder {
+    /// The decider: a `PolicySet` or any `Fn(&TraceView) -> Verdict`. Required.
+    pub fn decider(mut self, decider: impl Decider + 'static) -> Self {
+        self.decider = Some(Arc::new(decider));
+        self
+    }
+
+    /// The decider, already shared.
+    pub fn shared_decider(mut self, decider: Arc<dyn Decider>) -> Self {
+        self.decider = Some(decider);
+        self
+    }
+
+    /// Where decisions go. Required.
+    pub fn sink(mut self, sink: impl Sink + 'static) -> Self {
+        self.sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// The engine's clock (default: the system's monotonic clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Validates the config and builds the engine.
+    pub fn build(self) -> Result<Engine, ConfigError> {
+        self.config.validate()?;
+        let missing = |key: &str| ConfigError {
+            key: key.to_string(),
+            problem: "is required: call EngineBuilder::".to_string() + key,
+        };
+        let decider = self.decider.ok_or_else(|| missing("decider"))?;
+        let sink = self.sink.ok_or_else(|| missing("sink"))?;
+        let n = self.config.shard_count();
+        let per = |total: usize| total.div_ceil(n).max(1);
+        let shards = (0..n)
+            .map(|_| {
+                Mutex::new(Shard::new(DecisionCache::new(
+                    per(self.config.decision_cache.kept_entries),
+                    per(self.config.decision_cache.dropped_entries),
+                )))
+            })
+            .collect();
+        let mut ring = Ring::new();
+        for i in 0..n {
+            // Shard indices are distinct, so adding cannot fail.
+            let _ = ring.add(i, 1);
+        }
+        let shard_max_bytes = usize::try_from(self.config.buffer.max_bytes.as_u64())
+            .unwrap_or(usize::MAX)
+            .div_ceil(n);
+        Ok(Engine {
+            shard_max_spans: per(self.config.buffer.max_spans),
+            shard_max_bytes,
+            config: self.config,
+            shards,
+            ring,
+            decider: RwLock::new(decider),
+            sink,
+            clock: self.clock,
+            rejected: Default::default(),
+            spans_offered: AtomicU64::new(0),
+            decider_panics: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            metrics: EngineMetrics::new(),
+        })
+    }
+}
+
+/// The tail-sampling engine. Share it between threads behind an `Arc`: `ingest` and `poll` take
+/// `&self` and may run concurrently.
+pub struct Engine {
+    config: EngineConfig,
+    shard_max_spans: usize,
+    shard_max_bytes: usize,
+    shards: Box<[Mutex<Shard>]>,
+    ring: Ring<usize>,
+    decider: RwLock<Arc<dyn Decider>>,
+    sink: Arc<dyn Sink>,
+    clock: Arc<dyn Clock>,
+    rejected: [AtomicU64; 5],
+    spans_offered: AtomicU64,
+    decider_panics: AtomicU64,
+    closed: AtomicBool,
+    metrics: EngineMetrics,
+}
+
+/// Traces decided per lock hold: bounds how long a poll keeps one shard from ingesting.
+const DECIDE_CHUNK: usize = 256;
+
+thread_local! {
+    static BUCKETS: std::cell::Cell<Vec<Vec<(u64, Span)>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Engine {
+    /// Starts building an engine from `config`.
+    pub fn builder(config: EngineConfig) -> EngineBuilder {
+        EngineBuilder {
+            config,
+            decider: None,
+            sink: None,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+
+    /// The config the engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Replaces the decider (a config reload). Traces buffered so far are decided by the new
+    /// one; nothing buffered is lost.
+    pub fn set_decider(&self, decider: Arc<dyn Decider>) {
+        *self.decider.write() = decider;
+    }
+
+    /// Hands spans to the engine. Spans of one trace may come in any number of batches, from
+    /// any number of threads.
+    pub fn ingest(&self, batch: Vec<Span>) -> IngestReport {
+        let now = self.clock.now();
+        let mut report = IngestReport::default();
+        let offered = batch.len() as u64;
+        self.spans_offered.fetch_add(offered, Ordering::Relaxed);
+        self.metrics.spans_in.increment(offered);
+        if batch.len() > self.config.buffer.max_batch_spans {
+            report.rejected.add(RejectReason::BatchTooLarge, offered);
+            self.count_rejected(&report.rejected);
+            return report;
+        }
+        let mut buckets = BUCKETS.with(|b| b.take());
+        buckets.resize_with(self.shards.len(), Vec::new);
+        for span in batch {
+            let reason = if !span.trace_id.is_valid() {
+                Some(RejectReason::ZeroTraceId)
+            } else if !span.span_id.is_valid() {
+                Some(RejectReason::ZeroSpanId)
+            } else if span.end_time_unix_nano < span.start_time_unix_nano {
+                Some(RejectReason::EndBeforeStart)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                report.rejected.add(reason, 1);
+                continue;
+            }
+            let hash = span.trace_id.hash64();
+            let shard = self.ring.owner_for_hash(hash).copied().unwrap_or(0);
+            buckets[shard].push((hash, span));
+        }
+        let wait = self.config.buffer.decision_wait;
+        let grace = self.config.buffer.completion_grace;
+        let decider = self.decider.read().clone();
+        let mut late = Vec::new();
+        let mut decided = Vec::new();
+        for (index, bucket) in buckets.iter_mut().enumerate() {
+            if bucket.is_empty() {
+                continue;
+            }
+            let mut shard = self.shards[index].lock();
+            if self.closed.load(Ordering::Acquire) {
+                report
+                    .rejected
+                    .add(RejectReason::ShutDown, bucket.len() as u64);
+                bucket.clear();
+                continue;
+            }
+            for (hash, span) in bucket.drain(..) {
+                let size = span.size_estimate();
+                match shard.offer(hash, span, size, now, wait, grace) {
+                    Offer::Buffered => report.buffered += 1,
+                    Offer::LateKept(entry, span) => {
+                        report.late_forwarded += 1;
+                        late.push((entry, span));
+                    }
+                    Offer::LateDropped => report.late_dropped += 1,
+                }
+            }
+            // Over the bounds: decide the oldest traces early until the shard fits again.
+            while shard.spans > self.shard_max_spans || shard.bytes > self.shard_max_bytes {
+                let flags = TraceFlags {
+                    early: true,
+                    ..TraceFlags::default()
+                };
+                let Some(trace) = shard.take_oldest(flags) else {
+                    break;
+                };
+                shard.counters.early += 1;
+                report.early_decisions += 1;
+                decided.push(self.decide_locked(&*decider, &mut shard, trace, now));
+            }
+        }
+        BUCKETS.with(|b| b.set(buckets));
+        self.count_rejected(&report.rejected);
+        self.metrics
+            .late(report.late_forwarded, report.late_dropped);
+        self.metrics.early.increment(report.early_decisions);
+        for (entry, span) in late {
+            self.sink.send(self.late_decision(entry, span, now));
+        }
+        let mut poll = PollReport::default();
+        self.emit(decided, &mut poll);
+        report
+    }
+
+    /// Decides every trace that is due at `now`: complete traces (root ended, no span for
+    /// `completion_grace`) and traces that waited `decision_wait`.
+    pub fn poll(&self, now: Duration) -> PollReport {
+        let grace = self.config.buffer.completion_grace;
+        let decider = self.decider.read().clone();
+        let mut report = PollReport::default();
+        let mut ready = Vec::new();
+        for shard in self.shards.iter() {
+            loop {
+                let mut decided = Vec::new();
+                {
+                    let mut shard = shard.lock();
+                    shard.take_due(now, grace, DECIDE_CHUNK, &mut ready);
+                    for trace in ready.drain(..) {
+                        decided.push(self.decide_locked(&*decider, &mut shard, trace, now));
+                    }
+                }
+                let full = decided.len() == DECIDE_CHUNK;
+                self.emit(decided, &mut report);
+                if !full {
+                    break;
+                }
+            }
+        }
+        self.publish_gauges();
+        report
+    }
+
+    /// Decides every trace that is due by the engine's clock.
+    pub fn poll_now(&self) -> PollReport {
+        self.poll(self.clock.now())
+    }
+
+    /// Stops accepting spans and decides (or, with `on_shutdown = "drop"`, drops) every pending
+    /// trace. Spans ingested afterwards are rejected as `shut_down`. Returns what was decided.
+    pub fn shutdown(&self) -> PollReport {
+        self.closed.store(true, Ordering::Release);
+        let decider = self.decider.read().clone();
+        let now = self.clock.now();
+        let mut report = PollReport::default();
+        let flags = TraceFlags {
+            shutdown: true,
+            ..TraceFlags::default()
+        };
+        for shard in self.shards.iter() {
+            loop {
+                let mut decided = Vec::new();
+                {
+                    let mut shard = shard.lock();
+                    while decided.len() < DECIDE_CHUNK {
+                        let Some(trace) = shard.take_oldest(flags) else {
+                            break;
+                        };
+                        match self.config.buffer.on_shutdown {
+                            ShutdownMode::Decide => {
+                                decided.push(self.decide_locked(&*decider, &mut shard, trace, now))
+                            }
+                            ShutdownMode::Drop => {
+                                let n = trace.spans.len() as u64;
+                                shard.counters.traces_dropped += 1;
+                                shard.counters.spans_dropped += n;
+                                report.traces_dropped += 1;
+                                report.spans_dropped += n;
+                                self.metrics.decided(false, n, DecisionFlags::from(flags));
+                            }
+                        }
+                    }
+                }
+                let full = decided.len() == DECIDE_CHUNK;
+                self.emit(decided, &mut report);
+                if !full {
+                    break;
+                }
+            }
+        }
+        self.publish_gauges();
+        report
+    }
+
+    /// A snapshot of the counters (locks each shard briefly).
+    pub fn stats(&self) -> EngineStats {
+        let mut s = EngineStats {
+            spans_in: self.spans_offered.load(Ordering::Relaxed),
+            decider_panics: self.decider_panics.load(Ordering::Relaxed),
+            ..EngineStats::default()
+        };
+        for (i, r) in self.rejected.iter().enumerate() {
+            s.rejected.0[i] = r.load(Ordering::Relaxed);
+        }
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            let c = shard.counters;
+            s.spans_forwarded += c.spans_forwarded;
+            s.spans_dropped += c.spans_dropped;
+            s.late_forwarded += c.late_forwarded;
+            s.late_dropped += c.late_dropped;
+            s.traces_started += c.traces_started;
+            s.traces_kept += c.traces_kept;
+            s.traces_dropped += c.traces_dropped;
+            s.early_decisions += c.early;
+            s.timed_out += c.timed_out;
+            s.incomplete += c.incomplete;
+            s.spans_buffered += shard.spans as u64;
+            s.bytes_buffered += shard.bytes as u64;
+            s.traces_buffered += shard.trace_count() as u64;
+            s.cache_evictions += shard.cache.evicted;
+            s.cache_bytes += shard.cache.memory_bytes() as u64;
+        }
+        s
+    }
+
+    fn count_rejected(&self, rejected: &RejectCounts) {
+        for reason in RejectReason::ALL {
+            let n = rejected.get(reason);
+            if n > 0 {
+                self.rejected[reason.index()].fetch_add(n, Ordering::Relaxed);
+                self.metrics.rejected(reason, n);
+            }
+        }
+    }
+
+    fn publish_gauges(&self) {
+        let (mut spans, mut bytes, mut traces) = (0usize, 0usize, 0usize);
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            spans += shard.spans;
+            bytes += shard.bytes;
+            traces += shard.trace_count();
+        }
+        self.metrics.buffer(spans, bytes, traces);
+    }
+
+    /// Decides one trace under its shard's lock, records the decision in the cache and the
+    /// counters, and returns it for emission after the lock is released.
+    fn decide_locked(
+        &self,
+        decider: &dyn Decider,
+        shard: &mut Shard,
+        trace: ReadyTrace,
+        now: Duration,
+    ) -> Decision {
+        let ReadyTrace {
+            trace_id,
+            hash,
+            mut spans,
+            first_seen,
+            flags,
+        } = trace;
+        sort_spans(&mut spans);
+        let outcome = {
+            let mut view = TraceView::new(trace_id, &spans, flags, now);
+            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decider.decide(&mut view)
+            }));
+            decided.unwrap_or_else(|_| {
+                // A panicking decider is a bug in caller code; keep the trace rather than lose
+                // its spans, and count it.
+                self.decider_panics.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%trace_id, "decider panicked; trace kept");
+                Outcome {
+                    keep: true,
+                    reasons: vec![Str::from("decider_panic")],
+                    adjusted_count: 1.0,
+                    threshold: 0,
+                }
+            })
+        };
+        let reasons: Arc<[Str]> = Arc::from(outcome.reasons);
+        let n = spans.len() as u64;
+        let c = &mut shard.counters;
+        if flags.incomplete {
+            c.incomplete += 1;
+        }
+        if outcome.keep {
+            c.traces_kept += 1;
+            c.spans_forwarded += n;
+            shard.cache.insert_kept(
+                hash,
+                KeptEntry {
+                    trace_id,
+                    reasons: reasons.clone(),
+                    adjusted_count: outcome.adjusted_count,
+                    threshold: outcome.threshold,
+                },
+            );
+            annotate(
+                &self.config.output,
+                &mut spans,
+                outcome.threshold,
+                outcome.adjusted_count,
+            );
+        } else {
+            c.traces_dropped += 1;
+            c.spans_dropped += n;
+            shard.cache.insert_dropped(hash);
+            spans = Vec::new();
+        }
+        Decision {
+            trace_id,
+            keep: outcome.keep,
+            reasons,
+            adjusted_count: if outcome.keep {
+                outcome.adjusted_count
+            } else {
+                0.0
+            },
+            threshold: outcome.threshold,
+            flags: DecisionFlags::from(flags),
+            span_count: n as usize,
+            spans,
+            first_seen,
+            decided_at: now,
+        }
+    }
+
+    fn late_decision(&self, entry: KeptEntry, span: Span, now: Duration) -> Decision {
+        let mut spans = vec![span];
+        annotate(
+            &self.config.output,
+            &mut spans,
+            entry.threshold,
+            entry.adjusted_count,
+        );
+        Decision {
+            trace_id: entry.trace_id,
+            keep: true,
+            reasons: entry.reasons,
+            adjusted_count: entry.adjusted_count,
+            threshold: entry.threshold,
+            flags: DecisionFlags {
+                late: true,
+                ..DecisionFlags::default()
+            },
+            span_count: 1,
+            spans,
+            first_seen: now,
+            decided_at: now,
+        }
+    }
+
+    fn emit(&self, decided: Vec<Decision>, report: &mut PollReport) {
+        for decision in decided {
+            let n = decision.span_count as u64;
+            if decision.keep {
+                report.traces_kept += 1;
+                report.spans_forwarded += n;
+            } else {
+                report.traces_dropped += 1;
+                report.spans_dropped += n;
+            }
+            self.metrics.decided(decision.keep, n, decision.flags);
+            self.metrics
+                .latency(decision.decided_at.saturating_sub(decision.first_seen));
+            self.sink.send(decision);
+        }
+    }
+}
+
+/// Writes the configured output annotations into kept spans.
+fn annotate(output: &OutputConfig, spans: &mut [Span], threshold: u64, adjusted_count: f64) {
+    if output.write_threshold {
+        let th = th_value(threshold);
+        for span in spans.iter_mut() {
+            span.trace_state = Str::from(with_threshold(&span.trace_state, &th));
+        }
+    }
+    if let Some(key) = &output.adjusted_count_attribute {
+        let key = Str::from(key.as_str());
+        for span in spans.iter_mut() {
+            span.attributes
+                .push(KeyValue::new(key.clone(), Value::Double(adjusted_count)));
+        }
+    }
+}
+
+/// `trace_state` with the `th` sub-key of its `ot` entry set to `th` (the entry moved to the
+/// front, as W3C asks of a modified entry).
+pub fn with_threshold(trace_state: &str, th: &str) -> String {
+    let mut ot_parts: Vec<String> = Vec::new();
+    let mut others: Vec<&str> = Vec::new();
+    for entry in trace_state
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match entry.strip_prefix("ot=") {
+            Some(ot) => ot_parts.extend(
+                ot.split(';')
+                    .filter(|kv| !kv.is_empty() && !kv.starts_with("th:"))
+                    .map(str::to_string),
+            ),
+            None => others.push(entry),
+        }
+    }
+    let mut out = format!("ot=th:{th}");
+    for part in ot_parts {
+        out.push(';');
+        out.push_str(&part);
+    }
+    for entry in others {
+        out.push(',');
+        out.push_str(entry);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_replaces_only_the_th_sub_key() {
+        assert_eq!(with_threshold("", "8"), "ot=th:8");
+        assert_eq!(
+            with_threshold("vendor=1,ot=th:c;rv:0123456789abcd", "8"),
+            "ot=th:8;rv:0123456789abcd,vendor=1"
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! Behaviour of the engine through its public API: completion, timeouts, late spans, bounds,
+//! rejection, shutdown, and span conservation under concurrency. Time is a manual clock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tailsift::{
+    BufferConfig, ChannelSink, Clock, Decision, Engine, EngineConfig, ManualClock, RejectReason,
+    Span, SpanId, StatusCode, TraceId, TraceView, Verdict,
+};
+
+fn config(shards: usize) -> EngineConfig {
+    EngineConfig {
+        buffer: BufferConfig {
+            shards,
+            decision_wait: Duration::from_secs(30),
+            completion_grace: Duration::from_secs(2),
+            ..BufferConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+fn span(trace: u128, id: u64, parent: u64) -> Span {
+    Span {
+        trace_id: TraceId::from_u128(trace),
+        span_id: SpanId::from_u64(id),
+        parent_span_id: SpanId::from_u64(parent),
+        name: "op".into(),
+        start_time_unix_nano: 1_000 + id,
+        end_time_unix_nano: 2_000 + id,
+        ..Span::default()
+    }
+}
+
+fn keep_errors(view: &TraceView<'_>) -> Verdict {
+    if view.error_count() > 0 {
+        Verdict::keep("errors")
+    } else {
+        Verdict::Abstain
+    }
+}
+
+fn keep_all(_: &TraceView<'_>) -> Verdict {
+    Verdict::keep("always")
+}
+
+struct Harness {
+    engine: Arc<Engine>,
+    clock: ManualClock,
+    decisions: crossbeam_channel::Receiver<Decision>,
+}
+
+impl Harness {
+    fn new(config: EngineConfig, decider: fn(&TraceView<'_>) -> Verdict) -> Harness {
+        let clock = ManualClock::new();
+        let (sink, decisions) = ChannelSink::new(None);
+        let engine = Engine::builder(config)
+            .decider(decider)
+            .sink(sink)
+            .clock(clock.clone())
+            .build()
+            .expect("valid config");
+        Harness {
+            engine: Arc::new(engine),
+            clock,
+            decisions,
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.engine.poll(self.clock.now());
+    }
+
+    fn drain(&self) -> Vec<Decision> {
+        self.decisions.try_iter().collect()
+    }
+}
+
+#[test]
+fn trace_whose_root_ends_is_decided_at_grace_not_at_decision_wait() {
+    let h = Harness::new(config(2), keep_all);
+    h.engine.ingest(vec![span(7, 2, 1), span(7, 3, 1)]);
+    h.advance(Duration::from_secs(1));
+    h.engine.ingest(vec![span(7, 1, 0)]);
+    h.advance(Duration::from_millis(1_999));
+    assert!(h.drain().is_empty(), "decided before the grace passed");
+    h.advance(Duration::from_millis(1));
+    let decisions = h.drain();
+    assert_eq!(decisions.len(), 1);
+    let d = &decisions[0];
+    assert!(d.keep && !d.flags.incomplete && !d.flags.timed_out);
+    assert_eq!(d.spans.len(), 3);
+    assert_eq!(d.decided_at, Duration::from_secs(3));
+}
+
+#[test]
+fn a_span_after_the_root_extends_the_grace() {
+    let h = Harness::new(config(1), keep_all);
+    h.engine.ingest(vec![span(7, 1, 0)]);
+    h.advance(Duration::from_millis(1_500));
+    h.engine.ingest(vec![span(7, 2, 1)]);
+    h.advance(Duration::from_millis(1_000));
+    assert!(h.drain().is_empty(), "a straggler must restart the grace");
+    h.advance(Duration::from_millis(999));
+    assert!(h.drain().is_empty(), "due at 1.5s + 2s, not before");
+    h.advance(Duration::from_millis(1));
+    let d = h.drain();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].span_count, 2);
+}
+
+#[test]
+fn trace_without_root_is_decided_at_decision_wait_flagged_incomplete() {
+    let h = Harness::new(config(2), keep_all);
+    h.engine.ingest(vec![span(9, 2, 1)]);
+    h.advance(Duration::from_secs(29));
+    assert!(h.drain().is_empty());
+    h.advance(Duration::from_secs(1));
+    let d = h.drain();
+    assert_eq!(d.len(), 1);
+    assert!(d[0].flags.incomplete && d[0].flags.timed_out);
+    let stats = h.engine.stats();
+    assert_eq!((stats.incomplete, stats.timed_out), (1, 1));
+}
+
+#[test]
+fn late_span_after_keep_is_forwarded_and_after_drop_is_dropped() {
+    let h = Harness::new(config(2), keep_errors);
+    let mut err = span(1, 1, 0);
+    err.status_code = StatusCode::Error;
+    h.engine.ingest(vec![err, span(2, 1, 0)]);
+    h.advance(Duration::from_secs(2));
+    let decided = h.drain();
+    assert_eq!(decided.len(), 2);
+    let report = h.engine.ingest(vec![span(1, 5, 1), span(2, 5, 1)]);
+    assert_eq!((report.late_forwarded, report.late_dropped), (1, 1));
+    let late = h.drain();
+    assert_eq!(late.len(), 1, "the late kept span is forwarded at once");
+    assert!(late[0].flags.late && late[0].keep);
+    assert_eq!(late[0].trace_id, TraceId::from_u128(1));
+    assert_eq!(late[0].reasons[0], "errors");
+    let stats = h.engine.stats();
+    assert_eq!((stats.late_forwarded, stats.late_dropped), (1, 1));
+    assert_eq!(
+        stats.traces_buffered, 0,
+        "late spans never start a new trace"
+    );
+    assert!(stats.conserved());
+}
+
+#[test]
+fn bad_spans_are_rejected_counted_and_reported() {
+    let h = Harness::new(config(2), keep_all);
+    let mut backwards = span(3, 1, 0);
+    backwards.end_time_unix_nano = backwards.start_time_unix_nano - 1;
+    let report = h
+        .engine
+        .ingest(vec![span(0, 1, 0), span(3, 0, 0), backwards, span(3, 2, 0)]);
+    assert_eq!(report.rejected.get(RejectReason::ZeroTraceId), 1);
+    assert_eq!(report.rejected.get(RejectReason::ZeroSpanId), 1);
+    assert_eq!(report.rejected.get(RejectReason::EndBeforeStart), 1);
+    assert_eq!(report.buffered, 1);
+
+    let small = EngineConfig {
+        buffer: BufferConfig {
+            max_batch_spans: 2,
+            ..config(1).buffer
+        },
+        ..EngineConfig::default()
+    };
+    let h = Harness::new(small, keep_all);
+    let report = h
+        .engine
+        .ingest(vec![span(4, 1, 0), span(4, 2, 1), span(4, 3, 1)]);
+    assert_eq!(report.rejected.get(RejectReason::BatchTooLarge), 3);
+    let stats = h.engine.stats();
+    assert_eq!(stats.rejected.total(), 3);
+    assert!(stats.conserved());
+}
+
+#[test]
+fn over_max_spans_the_oldest_traces_are_decided_early_and_the_bound_holds() {
+    let max_spans = 1_000;
+    let cfg = EngineConfig {
+        buffer: BufferConfig {
+            max_spans,
+            ..config(4).buffer
+        },
+        ..EngineConfig::default()
+    };
+    let h = Harness::new(cfg, keep_all);
+    let batch = 10;
+    let per_shard = max_spans.div_ceil(4);
+    for t in 0..(10 * max_spans / batch) as u128 {
+        // Rootless traces of 10 spans: never complete, so only the bound can decide them.
+        let spans: Vec<Span> = (0..batch as u64).map(|i| span(t + 1, i + 2, 1)).collect();
+        let report = h.engine.ingest(spans);
+        assert!(report.buffered == batch as u64);
+        let stats = h.engine.stats();
+        assert!(
+            stats.spans_buffered as usize <= 4 * per_shard + batch,
+            "buffer at {} spans over the bound {max_spans}",
+            stats.spans_buffered
+        );
+    }
+    let stats = h.engine.stats();
+    assert!(stats.early_decisions >= 850, "{}", stats.early_decisions);
+    let early = h.drain();
+    assert!(early.iter().all(|d| d.flags.early && d.flags.incomplete));
+    assert_eq!(early.len() as u64, stats.early_decisions);
+    assert!(stats.conserved());
+}
+
+#[test]
+fn over_max_bytes_the_bound_holds_too() {
+    let cfg = EngineConfig {
+        buffer: BufferConfig {
+            max_bytes: bytesize::ByteSize::kib(64),
+            ..config(2).buffer
+        },
+        ..EngineConfig::default()
+    };
+    let h = Harness::new(cfg, keep_all);
+    for t in 0..5_000u128 {
+        let mut s = span(t + 1, 2, 1);
+        s.name = "x".repeat(200).into();
+        h.engine.ingest(vec![s]);
+        assert!(h.engine.stats().bytes_buffered <= 64 * 1024 + 400);
+    }
+    assert!(h.engine.stats().early_decisions > 4_000);
+}
+
+#[test]
+fn shutdown_decides_everything_pending_and_rejects_later_spans() {
+    let h = Harness::new(config(3), keep_all);
+    for t in 1..=50u128 {
+        h.engine.ingest(vec![span(t, 2, 1), span(t, 3, 1)]);
+    }
+    let report = h.engine.shutdown();
+    assert_eq!(report.traces_kept, 50);
+    assert_eq!(report.spans_forwarded, 100);
+    assert!(h.drain().iter().all(|d| d.flags.shutdown));
+    let after = h.engine.ingest(vec![span(99, 1, 0)]);
+    assert_eq!(after.rejected.get(RejectReason::ShutDown), 1);
+    let stats = h.engine.stats();
+    assert_eq!(stats.spans_buffered, 0);
+    assert!(stats.conserved());
+}
+
+#[test]
+fn shutdown_in_drop_mode_counts_what_it_drops() {
+    let mut cfg = config(2);
+    cfg.buffer.on_shutdown = tailsift::config::ShutdownMode::Drop;
+    let h = Harness::new(cfg, keep_all);
+    h.engine.ingest(vec![span(1, 2, 1), span(2, 2, 1)]);
+    let report = h.engine.shutdown();
+    assert_eq!((report.traces_dropped, report.spans_dropped), (2, 2));
+    assert!(h.engine.stats().conserved());
+}
+
+#[test]
+fn a_panicking_decider_keeps_the_trace_and_is_counted() {
+    fn panics(_: &TraceView<'_>) -> Verdict {
+        panic!("policy bug")
+    }
+    let h = Harness::new(config(1), panics);
+    h.engine.ingest(vec![span(1, 1, 0)]);
+    h.advance(Duration::from_secs(2));
+    let d = h.drain();
+    assert!(d[0].keep);
+    assert_eq!(h.engine.stats().decider_panics, 1);
+}
+
+#[test]
+fn the_sink_may_call_back_into_the_engine() {
+    let clock = ManualClock::new();
+    let slot: Arc<Mutex<Option<Arc<Engine>>>> = Arc::new(Mutex::new(None));
+    let seen = Arc::new(AtomicBool::new(false));
+    let (slot2, seen2) = (slot.clone(), seen.clone());
+    let engine = Arc::new(
+        Engine::builder(config(1))
+            .decider(keep_all)
+            .sink(move |_d: Decision| {
+                if let Some(engine) = slot2.lock().unwrap().as_ref() {
+                    // Would deadlock if the shard lock were held while sending.
+                    let _ = engine.stats();
+                    seen2.store(true, Ordering::SeqCst);
+                }
+            })
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    *slot.lock().unwrap() = Some(engine.clone());
+    engine.ingest(vec![span(1, 1, 0)]);
+    clock.advance(Duration::from_secs(3));
+    engine.poll(clock.now());
+    assert!(seen.load(Ordering::SeqCst));
+    slot.lock().unwrap().take();
+}
+
+#[test]
+fn bad_engine_config_is_a_clear_error() {
+    let mut cfg = config(1);
+    cfg.buffer.completion_grace = Duration::from_secs(60);
+    let err = Engine::builder(cfg)
+        .decider(keep_all)
+        .sink(|_d: Decision| {})
+        .build()
+        .err()
+        .expect("grace longer than decision_wait is refused");
+    assert!(err.to_string().contains("buffer.completion_grace"), "{err}");
+}
+
+#[test]
+fn conservation_four_ingest_threads_one_poller_one_million_spans() {
+    const THREADS: u64 = 4;
+    const TRACES_PER_THREAD: u64 = 25_000;
+    const SPANS_PER_TRACE: u64 = 10;
+    let clock = ManualClock::new();
+    let delivered: Arc<Mutex<HashMap<TraceId, Vec<u64>>>> = Arc::default();
+    let sink_map = delivered.clone();
+    let engine = Arc::new(
+        Engine::builder(EngineConfig {
+            buffer: BufferConfig {
+                max_spans: 200_000,
+                ..config(8).buffer
+            },
+            ..EngineConfig::default()
+        })
+        .decider(|v: &TraceView<'_>| {
+            // Keep about half, by the trace's randomness.
+            Verdict::keep_at("half", if v.error_count() > 0 { 1.0 } else { 0.5 })
+        })
+        .sink(move |d: Decision| {
+            if d.keep {
+                let mut map = sink_map.lock().unwrap();
+                let ids = map.entry(d.trace_id).or_default();
+                ids.extend(d.spans.iter().map(|s| s.span_id.to_u64()));
+            }
+        })
+        .clock(clock.clone())
+        .build()
+        .unwrap(),
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (engine, clock, done) = (engine.clone(), clock.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                clock.advance(Duration::from_millis(100));
+                engine.poll(clock.now());
+            }
+        })
+    };
+    let ingesters: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                // Interleave 50 traces at a time, spans of each split over several batches,
+                // roots last; every 1,000th batch carries a malformed span.
+                let mut offered = 0u64;
+                for chunk in 0..TRACES_PER_THREAD / 50 {
+                    for s in 0..SPANS_PER_TRACE {
+                        let mut batch = Vec::with_capacity(51);
+                        for k in 0..50 {
+                            let trace = (t << 40) | (chunk * 50 + k) + 1;
+                            let id = SPANS_PER_TRACE - s; // root (id 1) comes last
+                            let parent = if id == 1 { 0 } else { 1 };
+                            let mut sp = span(trace as u128 * 0x9E37_79B9_7F4A_7C15, id, parent);
+                            if k == 7 && id == 3 {
+                                sp.status_code = StatusCode::Error;
+                            }
+                            batch.push(sp);
+                        }
+                        if (chunk * SPANS_PER_TRACE + s) % 1_000 == 0 {
+                            batch.push(span(0, 1, 0));
+                        }
+                        offered += batch.len() as u64;
+                        engine.ingest(batch);
+                    }
+                }
+                offered
+            })
+        })
+        .collect();
+    let offered: u64 = ingesters.into_iter().map(|h| h.join().unwrap()).sum();
+    done.store(true, Ordering::Release);
+    poller.join().unwrap();
+    engine.shutdown();
+
+    let stats = engine.stats();
+    assert_eq!(stats.spans_in, offered);
+    assert!(offered >= THREADS * TRACES_PER_THREAD * SPANS_PER_TRACE);
+    assert_eq!(stats.spans_buffered, 0);
+    assert_eq!(
+        stats.spans_in,
+        stats.spans_forwarded + stats.spans_dropped + stats.rejected.total(),
+        "{stats:?}"
+    );
+    assert!(stats.rejected.total() > 0);
+    // Every kept trace's spans were delivered, each exactly once.
+    let delivered = delivered.lock().unwrap();
+    let mut forwarded = 0u64;
+    for ids in delivered.values() {
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len(), "a span was delivered twice");
+        forwarded += ids.len() as u64;
+    }
+    assert_eq!(forwarded, stats.spans_forwarded);
+    assert!(stats.traces_kept > 0 && stats.traces_dropped > 0);
+}
