@@ -15,6 +15,7 @@ mod buffer;
 mod cache;
 pub mod clock;
 pub mod config;
+pub mod controller;
 pub mod critical_path;
 pub mod decision;
 pub mod driver;
@@ -39,3 +40,8 @@ pub use span::{
 };
 pub use verdict::{Outcome, Verdict};
 pub use view::{Baseline, TraceFlags, TraceView};
+
+/// The README's code blocks, compiled and run as doc tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -20,6 +20,7 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
+use triomphe::ThinArc;
 
 /// A 16-byte W3C trace id. All zeroes is invalid.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -148,19 +149,59 @@ fn decode_hex(s: &str, out: &mut [u8]) -> bool {
 }
 
 /// A shared, immutable string: clones are a reference-count increment.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Str(Arc<str>);
+///
+/// One pointer wide (a thin `Arc` whose allocation holds the length beside the bytes), where
+/// `Arc<str>` would be two: a buffered span holds a dozen of these, so the word matters.
+#[derive(Clone)]
+pub struct Str(ThinArc<(), u8>);
 
 impl Str {
     /// The empty string (one shared allocation for the whole process).
     pub fn empty() -> Str {
         static EMPTY: OnceLock<Str> = OnceLock::new();
-        EMPTY.get_or_init(|| Str(Arc::from(""))).clone()
+        EMPTY
+            .get_or_init(|| Str(ThinArc::from_header_and_slice((), &[])))
+            .clone()
     }
 
     /// The string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // SAFETY: a `Str` is only ever built from a `&str` (see `Str::new`), so its bytes are
+        // valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.0.slice) }
+    }
+
+    fn new(s: &str) -> Str {
+        if s.is_empty() {
+            Str::empty()
+        } else {
+            Str(ThinArc::from_header_and_slice((), s.as_bytes()))
+        }
+    }
+
+    /// Whether two `Str`s share one allocation (interned copies do).
+    pub fn ptr_eq(&self, other: &Str) -> bool {
+        self.0.ptr() == other.0.ptr()
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        self.ptr_eq(other) || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Str {}
+
+impl PartialOrd for Str {
+    fn partial_cmp(&self, other: &Str) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Str {
+    fn cmp(&self, other: &Str) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -172,70 +213,68 @@ impl Default for Str {
 
 impl Hash for Str {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state)
+        self.as_str().hash(state)
     }
 }
 
 impl Deref for Str {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Borrow<str> for Str {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Str {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl From<&str> for Str {
     fn from(s: &str) -> Str {
-        if s.is_empty() {
-            Str::empty()
-        } else {
-            Str(Arc::from(s))
-        }
+        Str::new(s)
     }
 }
 
 impl From<String> for Str {
     fn from(s: String) -> Str {
-        if s.is_empty() {
-            Str::empty()
-        } else {
-            Str(Arc::from(s))
-        }
+        Str::new(&s)
+    }
+}
+
+impl From<&String> for Str {
+    fn from(s: &String) -> Str {
+        Str::new(s)
     }
 }
 
 impl PartialEq<str> for Str {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Str {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl fmt::Debug for Str {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for Str {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -733,7 +772,7 @@ mod tests {
         let interner = Interner::new(2);
         let a = interner.intern("checkout");
         let b = interner.intern("checkout");
-        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert!(a.ptr_eq(&b));
         interner.intern("cart");
         interner.intern("payment");
         assert_eq!(interner.len(), 2);
