@@ -63,7 +63,7 @@ pub(crate) enum Offer {
     /// Buffered with its trace.
     Buffered,
     /// Its trace was kept earlier: forward it at once with this decision's metadata.
-    LateKept(KeptEntry, Span),
+    LateKept(KeptEntry, Box<Span>),
     /// Its trace was dropped earlier: dropped (counted).
     LateDropped,
 }
@@ -136,7 +136,7 @@ impl Shard {
             Some(Cached::Kept(entry)) => {
                 self.counters.late_forwarded += 1;
                 self.counters.spans_forwarded += 1;
-                return Offer::LateKept(entry.clone(), span);
+                return Offer::LateKept(entry.clone(), Box::new(span));
             }
             Some(Cached::Dropped) => {
                 self.counters.late_dropped += 1;

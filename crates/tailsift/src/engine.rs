@@ -364,7 +364,7 @@ impl Engine {
                     Offer::Buffered => report.buffered += 1,
                     Offer::LateKept(entry, span) => {
                         report.late_forwarded += 1;
-                        late.push((entry, span));
+                        late.push((entry, *span));
                     }
                     Offer::LateDropped => report.late_dropped += 1,
                 }

@@ -368,7 +368,7 @@ fn conservation_four_ingest_threads_one_poller_one_million_spans() {
                     for s in 0..SPANS_PER_TRACE {
                         let mut batch = Vec::with_capacity(51);
                         for k in 0..50 {
-                            let trace = (t << 40) | (chunk * 50 + k) + 1;
+                            let trace = (t << 40) | (chunk * 50 + k + 1);
                             let id = SPANS_PER_TRACE - s; // root (id 1) comes last
                             let parent = if id == 1 { 0 } else { 1 };
                             let mut sp = span(trace as u128 * 0x9E37_79B9_7F4A_7C15, id, parent);
