@@ -306,7 +306,10 @@ impl Controller {
                 .iter()
                 .map(|(key, d)| {
                     let g = s.strata.entry(key.clone()).or_insert_with(GroupState::new);
-                    (key.clone(), g.observe(d.scaled(k), p.ema_weight, p.burst_factor))
+                    (
+                        key.clone(),
+                        g.observe(d.scaled(k), p.ema_weight, p.burst_factor),
+                    )
                 })
                 .collect();
             forecasts.push((f, strata));
@@ -403,9 +406,8 @@ impl Controller {
             if !m.strata.is_empty() || s.strata.len() > 10_000 {
                 let seen: std::collections::HashSet<&Str> =
                     m.strata.iter().map(|(k, _)| k).collect();
-                s.strata.retain(|k, g| {
-                    seen.contains(k) || g.forecast.is_some_and(|f| f.traces >= 0.5)
-                });
+                s.strata
+                    .retain(|k, g| seen.contains(k) || g.forecast.is_some_and(|f| f.traces >= 0.5));
             }
         }
     }
@@ -601,7 +603,10 @@ mod tests {
     fn upward_moves_are_clamped_downward_overloads_are_not() {
         let mut c = Controller::new(params(1_000.0));
         let mut rates = c.step(&measure(0.0, 10_000.0, &Rates::default()));
-        assert!((rates.policies[1].rate - 0.1).abs() < 0.01, "overload cuts at once");
+        assert!(
+            (rates.policies[1].rate - 0.1).abs() < 0.01,
+            "overload cuts at once"
+        );
         // Demand falls to a tenth: the rate may rise only 20% per interval.
         rates = c.step(&measure(0.0, 1_000.0, &rates));
         let r = rates.policies[1].rate;

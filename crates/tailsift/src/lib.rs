@@ -11,10 +11,12 @@
 //! See `docs/ARCHITECTURE.md` in the repository for the bird's-eye view.
 #![warn(missing_docs)]
 
+pub mod budget;
 mod buffer;
 mod cache;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod controller;
 pub mod critical_path;
 pub mod decision;
@@ -23,15 +25,22 @@ pub mod engine;
 mod metrics;
 pub mod policy;
 pub mod ring;
+pub mod sketch;
 pub mod span;
 pub mod verdict;
 pub mod view;
 
+pub use budget::BudgetConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BufferConfig, ConfigError, DecisionCacheConfig, EngineConfig, OutputConfig};
+pub use config_file::{Config, ConfigFileError, ConfigProblem};
 pub use decision::{ChannelSink, Decision, DecisionFlags, Sink};
 pub use driver::Driver;
 pub use engine::{Engine, EngineBuilder, EngineStats, IngestReport, PollReport, RejectReason};
+pub use policy::{
+    CelPolicyConfig, OnError, PolicyBuilders, PolicyConfig, PolicyConfigError, PolicyKind,
+    PolicyRates, PolicySet, WasmPolicyConfig,
+};
 pub use policy::{Decider, Policy, PolicyError};
 pub use ring::Ring;
 pub use span::{

@@ -4,6 +4,44 @@
 //! Native built-ins live in this module tree; CEL expressions (`tailsift-cel`) and WASM modules
 //! (`tailsift-wasm`) implement the same trait in their own crates, so heavy dependencies stay
 //! out of the engine.
+//!
+//! The operator's policies come as [`PolicyConfig`]s (one `[[policy]]` table each) and are
+//! built into a [`PolicySet`], the engine's [`Decider`]: it evaluates them in order, combines
+//! their verdicts, maintains the latency baseline the view carries, counts what each policy
+//! matched and kept, and takes its rates from the adaptive controller ([`PolicyRates`]).
+//!
+//! One module per kind, with its config, evaluation and tests side by side:
+//! [`errors`], [`latency`], [`critical_path`], [`representative`] (the four of the mission),
+//! [`status_code`], [`attribute`] (string, numeric, boolean), [`span_count`], [`rate_limit`],
+//! [`always`] (and never), [`composite`] (and, or, not, drop). `cel` and `wasm` configs are
+//! parsed here and built by other crates through [`PolicyBuilders`].
+
+pub mod always;
+pub mod attribute;
+pub mod builders;
+pub mod composite;
+pub mod config;
+pub mod critical_path;
+pub mod errors;
+pub mod group;
+pub mod latency;
+pub mod rate_limit;
+pub mod rates;
+pub mod representative;
+pub mod set;
+pub mod span_count;
+pub mod stats;
+pub mod status_code;
+
+pub use builders::{build_policy, ExtensionBuilder, PolicyBuilders};
+pub use config::{
+    CelPolicyConfig, OnError, PolicyConfig, PolicyConfigError, PolicyKind, WasmPolicyConfig,
+    POLICY_KINDS,
+};
+pub use group::{GroupBy, GroupKey};
+pub use rates::PolicyRates;
+pub use set::PolicySet;
+pub use stats::{PolicyInterval, PolicyTotals, StratumInterval, Volume};
 
 use crate::verdict::Verdict;
 use crate::view::TraceView;

@@ -1,0 +1,76 @@
+//! OTLP/JSON: trace requests as the OTLP specification encodes them in JSON.
+//!
+//! OTLP/JSON is protobuf's standard JSON mapping with three amendments
+//! (<https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding>): trace and span ids
+//! are hex strings (case-insensitive), enums are integers, and unknown fields are ignored. It
+//! is what the Collector's file exporter and the SDKs' JSON exporters write, one request per
+//! line.
+//!
+//! This module writes and reads it with its own serde code rather than `opentelemetry-proto`'s
+//! `with-serde` feature, which (in 0.33) is not exactly OTLP/JSON: it writes every field even
+//! at its default, fails on `null` fields, reads 32-bit integers and enums only as numbers
+//! (not as strings), and lets serde_json write NaN and the infinities as `null`.
+//!
+//! Writing:
+//! - keys are lowerCamelCase; fields at their default value are left out, but a present
+//!   message field is written even when empty (`"status": {}`), so the JSON says exactly what
+//!   the protobuf says;
+//! - 64-bit integers (`startTimeUnixNano`, `intValue`, ...) are decimal strings; 32-bit ones
+//!   and enums are numbers;
+//! - ids are lower-case hex; `bytesValue` is standard base64 with padding; NaN and the
+//!   infinities are `"NaN"`, `"Infinity"`, `"-Infinity"`.
+//!
+//! Reading accepts everything the protobuf JSON mapping allows a parser to accept for these
+//! fields: integers as numbers or strings, doubles as numbers or strings, base64 in either
+//! alphabet with or without padding, hex ids in either case, `null` for any field. Enum name
+//! strings (`"SPAN_KIND_SERVER"`) are not OTLP/JSON, but are read too, since their meaning is
+//! unambiguous. Keys in their original snake_case spelling are not OTLP/JSON and are ignored
+//! as unknown fields.
+//!
+//! ```
+//! let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+//!     "traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174",
+//!     "name":"GET /","kind":2,"startTimeUnixNano":"1544712660000000000"}]}]}]}"#;
+//! let request = tailsift_otlp::json::from_str(line)?;
+//! let span = &request.resource_spans[0].scope_spans[0].spans[0];
+//! assert_eq!(span.kind, 2);
+//! assert_eq!(span.start_time_unix_nano, 1_544_712_660_000_000_000);
+//! assert!(tailsift_otlp::json::to_string(&request).contains(r#""traceId":"5b8efff7"#));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+mod de;
+mod scalars;
+mod ser;
+
+use std::io;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+pub(crate) use de::Request as JsonRequest;
+
+/// Parses one OTLP/JSON `ExportTraceServiceRequest` document.
+pub fn from_slice(json: &[u8]) -> Result<ExportTraceServiceRequest, serde_json::Error> {
+    serde_json::from_slice::<JsonRequest>(json).map(Into::into)
+}
+
+/// Parses one OTLP/JSON `ExportTraceServiceRequest` document.
+pub fn from_str(json: &str) -> Result<ExportTraceServiceRequest, serde_json::Error> {
+    from_slice(json.as_bytes())
+}
+
+/// Writes `request` as one line of OTLP/JSON (no newline at the end).
+pub fn to_string(request: &ExportTraceServiceRequest) -> String {
+    // serde_json fails only on non-string map keys or a failing Serialize impl; every key here
+    // is a string and no impl fails.
+    serde_json::to_string(&ser::Json(request))
+        .expect("OTLP/JSON serialization into memory does not fail")
+}
+
+/// Writes `request` to `writer` as one line of OTLP/JSON (no newline at the end).
+pub fn to_writer<W: io::Write>(
+    writer: W,
+    request: &ExportTraceServiceRequest,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(writer, &ser::Json(request))
+}

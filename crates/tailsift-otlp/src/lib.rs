@@ -1,0 +1,53 @@
+//! # tailsift-otlp
+//!
+//! The bridge between OTLP, the protocol trace collectors speak, and the tailsift engine's own
+//! [`Span`](tailsift::Span).
+//!
+//! The engine does not depend on protobuf: a collector that already holds spans in its own
+//! form (Vector, rotel) converts them itself, and the engine stays free of prost and of the
+//! generated OTLP types. This crate is for everyone else: the bundled binary, tests, benches
+//! and tools that read or write trace captures.
+//!
+//! - [`convert`]: `ExportTraceServiceRequest` (the `opentelemetry-proto` prost types,
+//!   re-exported as [`opentelemetry_proto`]) to engine spans and back, losslessly. Spans of
+//!   one resource share one `Arc<Resource>`; converting back groups them again.
+//! - [`json`]: OTLP/JSON exactly as the OTLP specification defines it.
+//! - [`RequestReader`] / [`SpanReader`]: stream a file of requests, OTLP/JSON (a document or
+//!   JSON lines) or length-prefixed protobuf, the format told by the file's extension
+//!   ([`Format::from_path`]); errors name the file and the line or message.
+//! - [`SpanWriter`]: write spans or requests as JSON lines or length-prefixed protobuf.
+//!
+//! ```
+//! use tailsift_otlp::{request_from_spans, spans_from_request, Interner};
+//!
+//! let line = r#"{"resourceSpans":[{"resource":{"attributes":[
+//!     {"key":"service.name","value":{"stringValue":"checkout"}}]},
+//!     "scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",
+//!     "spanId":"eee19b7ec3c1b174","name":"GET /cart","kind":2}]}]}]}"#;
+//! let request = tailsift_otlp::json::from_str(line)?;
+//! let interner = Interner::default();
+//! let spans = spans_from_request(&request, &interner)?;
+//! assert_eq!(spans[0].service_name(), "checkout");
+//! assert_eq!(request_from_spans(&spans), request_from_spans(&spans_from_request(
+//!     &request_from_spans(&spans), &interner)?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod convert;
+pub mod json;
+mod read;
+mod write;
+
+pub use convert::{
+    append_spans, request_from_spans, resource_spans_from_spans, spans_from_request, ConvertError,
+    IdRule,
+};
+pub use read::{Format, Location, ReadError, RequestReader, SpanReader, MAX_MESSAGE_BYTES};
+pub use tailsift::Interner;
+pub use write::{SpanWriter, WriteError};
+
+/// The OTLP types this crate converts, at the version it was built with.
+pub use opentelemetry_proto;
+/// The protobuf runtime of [`opentelemetry_proto`]'s types (for `Message::encode` and friends).
+pub use prost;

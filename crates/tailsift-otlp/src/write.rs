@@ -1,0 +1,130 @@
+//! Writing files of OTLP trace requests: JSON lines or length-prefixed protobuf, the two
+//! formats [`RequestReader`](crate::RequestReader) reads.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tailsift::Span;
+
+use crate::convert::request_from_spans;
+use crate::read::Format;
+
+/// A file of requests that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The file name does not say the format.
+    #[error(
+        "{}: cannot tell the format from the file name; name it .json, .jsonl or .ndjson \
+         (OTLP/JSON) or .pb, .binpb or .otlp (length-prefixed protobuf), or give the format",
+        path.display()
+    )]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Creating or writing the file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Writes spans (or whole requests) as a stream of requests: one JSON line, or one
+/// length-prefixed protobuf message, per call.
+///
+/// Buffer the inner writer (the `create` constructors do); call [`SpanWriter::finish`] to flush
+/// and see the last error.
+///
+/// ```no_run
+/// # fn spans() -> Vec<tailsift::Span> { Vec::new() }
+/// let mut out = tailsift_otlp::SpanWriter::create("kept.jsonl")?;
+/// out.write_spans(&spans())?;
+/// out.finish()?;
+/// # Ok::<(), tailsift_otlp::WriteError>(())
+/// ```
+pub struct SpanWriter<W: Write> {
+    inner: W,
+    format: Format,
+    path: PathBuf,
+}
+
+impl SpanWriter<BufWriter<File>> {
+    /// Creates (or truncates) `path`, telling the format from its extension (see
+    /// [`Format::from_path`]).
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, WriteError> {
+        let path = path.as_ref();
+        let format = Format::from_path(path).ok_or_else(|| WriteError::UnknownFormat {
+            path: path.to_owned(),
+        })?;
+        SpanWriter::create_with_format(path, format)
+    }
+
+    /// Creates (or truncates) `path` and writes `format` to it, whatever its name.
+    pub fn create_with_format(path: impl AsRef<Path>, format: Format) -> Result<Self, WriteError> {
+        let path = path.as_ref();
+        let file = File::create(path).map_err(|source| WriteError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(SpanWriter::new(BufWriter::new(file), format, path))
+    }
+}
+
+impl<W: Write> SpanWriter<W> {
+    /// Writes `format` to `inner`; `name` stands for the file in errors.
+    pub fn new(inner: W, format: Format, name: impl Into<PathBuf>) -> Self {
+        SpanWriter {
+            inner,
+            format,
+            path: name.into(),
+        }
+    }
+
+    /// Writes `spans` as one request, grouped under their resources and scopes (see
+    /// [`request_from_spans`]). Writes nothing for no spans.
+    pub fn write_spans(&mut self, spans: &[Span]) -> Result<(), WriteError> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        self.write_request(&request_from_spans(spans))
+    }
+
+    /// Writes `request` as it is.
+    pub fn write_request(&mut self, request: &ExportTraceServiceRequest) -> Result<(), WriteError> {
+        let written = match self.format {
+            Format::Json => crate::json::to_writer(&mut self.inner, request)
+                .map_err(io::Error::from)
+                .and_then(|()| self.inner.write_all(b"\n")),
+            Format::Protobuf => self
+                .inner
+                .write_all(&request.encode_length_delimited_to_vec()),
+        };
+        written.map_err(|source| self.io_error(source))
+    }
+
+    /// Flushes the inner writer.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.inner.flush().map_err(|source| self.io_error(source))
+    }
+
+    /// Flushes and hands back the inner writer.
+    pub fn finish(mut self) -> Result<W, WriteError> {
+        self.flush()?;
+        Ok(self.inner)
+    }
+
+    fn io_error(&self, source: io::Error) -> WriteError {
+        WriteError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Reading and writing files: format detection, JSON lines and documents, protobuf streams.
+
+mod common;
+
+use std::io::Cursor;
+use std::path::Path;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use tailsift::Interner;
+use tailsift_otlp::{
+    json, spans_from_request, Format, Location, ReadError, RequestReader, SpanReader, SpanWriter,
+    WriteError,
+};
+
+fn sample_requests(n: usize) -> Vec<ExportTraceServiceRequest> {
+    let mut runner = TestRunner::deterministic();
+    (0..n)
+        .map(|_| common::request().new_tree(&mut runner).unwrap().current())
+        .collect()
+}
+
+fn read_all(path: &Path) -> Vec<ExportTraceServiceRequest> {
+    RequestReader::open(path)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn json_reader(text: &str) -> RequestReader {
+    RequestReader::new(Cursor::new(text.to_owned()), Format::Json, "test.jsonl")
+}
+
+#[test]
+fn format_is_told_by_extension_in_any_case() {
+    for (name, format) in [
+        ("a.json", Some(Format::Json)),
+        ("a.JSONL", Some(Format::Json)),
+        ("a.ndjson", Some(Format::Json)),
+        ("a.pb", Some(Format::Protobuf)),
+        ("dir/a.binpb", Some(Format::Protobuf)),
+        ("a.otlp", Some(Format::Protobuf)),
+        ("a.txt", None),
+        ("json", None),
+    ] {
+        assert_eq!(Format::from_path(Path::new(name)), format, "{name}");
+    }
+    let err = RequestReader::open("capture.txt").err().unwrap();
+    assert!(matches!(err, ReadError::UnknownFormat { .. }));
+    assert!(
+        err.to_string()
+            .starts_with("capture.txt: cannot tell the format"),
+        "{err}"
+    );
+    let err = SpanWriter::create("capture.txt").err().unwrap();
+    assert!(matches!(err, WriteError::UnknownFormat { .. }));
+}
+
+#[test]
+fn requests_written_to_either_format_read_back_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let requests = sample_requests(5);
+    for name in ["out.jsonl", "out.binpb"] {
+        let path = dir.path().join(name);
+        let mut writer = SpanWriter::create(&path).unwrap();
+        for r in &requests {
+            writer.write_request(r).unwrap();
+        }
+        writer.finish().unwrap();
+        assert_eq!(read_all(&path), requests, "{name}");
+    }
+    let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 5, "one request per line");
+}
+
+#[test]
+fn spans_written_read_back_equal_batch_by_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let interner = Interner::default();
+    let batches: Vec<_> = sample_requests(3)
+        .iter()
+        .map(|r| spans_from_request(r, &interner).unwrap())
+        .collect();
+    for name in ["spans.json", "spans.pb"] {
+        let path = dir.path().join(name);
+        let mut writer = SpanWriter::create(&path).unwrap();
+        for batch in &batches {
+            writer.write_spans(batch).unwrap();
+        }
+        writer.write_spans(&[]).unwrap(); // writes nothing
+        writer.finish().unwrap();
+        let back: Vec<_> = SpanReader::open(&path, &interner)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, batches, "{name}");
+    }
+}
+
+#[test]
+fn json_lines_skip_blank_lines_crlf_and_a_byte_order_mark() {
+    let text = "\u{feff}{\"resourceSpans\":[]}\r\n\n   \n\t{}\r\n{\"resourceSpans\":null}";
+    let read: Vec<_> = std::iter::from_fn({
+        let mut reader = json_reader(text);
+        move || reader.next_with_location()
+    })
+    .map(|r| r.unwrap().0)
+    .collect();
+    assert_eq!(
+        read,
+        [Location::Line(1), Location::Line(4), Location::Line(5)]
+    );
+}
+
+#[test]
+fn a_pretty_printed_document_and_documents_in_a_row_are_read() {
+    let request = &sample_requests(1)[0];
+    let line = json::to_string(request);
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    let pretty_lines = pretty.lines().count();
+    let text = format!("\n{pretty}\n{pretty} {line}\n\n{pretty}\n");
+    let mut reader = json_reader(&text);
+    let mut starts = Vec::new();
+    while let Some(next) = reader.next_with_location() {
+        let (location, read) = next.unwrap();
+        assert_eq!(&read, request);
+        starts.push(location);
+    }
+    let second = 2 + pretty_lines;
+    assert_eq!(
+        starts,
+        [
+            Location::Line(2),
+            Location::Line(second),
+            Location::Line(second + pretty_lines - 1),
+            Location::Line(second + pretty_lines + 1),
+        ]
+    );
+}
+
+#[test]
+fn empty_files_hold_no_requests() {
+    assert_eq!(json_reader("").count(), 0);
+    assert_eq!(json_reader("\n \n").count(), 0);
+    let reader = RequestReader::new(Cursor::new(Vec::new()), Format::Protobuf, "empty.pb");
+    assert_eq!(reader.count(), 0);
+}
+
+#[test]
+fn reading_streams_line_by_line() {
+    // Over an endless stream, requests come out without the reader waiting for the end.
+    let endless = std::io::BufReader::new(Endless {
+        line: b"{\"resourceSpans\":[]}\n",
+        pos: 0,
+    });
+    let mut reader = RequestReader::new(endless, Format::Json, "endless.jsonl");
+    for _ in 0..3 {
+        reader.next().unwrap().unwrap();
+    }
+}
+
+/// Repeats one line forever.
+struct Endless {
+    line: &'static [u8],
+    pos: usize,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = &self.line[self.pos..];
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos = (self.pos + n) % self.line.len();
+        Ok(n)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_batches_survive_a_file_round_trip(requests in proptest::collection::vec(common::request(), 0..4)) {
+        let mut out = Vec::new();
+        for (format, ext) in [(Format::Json, "jsonl"), (Format::Protobuf, "pb")] {
+            out.clear();
+            let mut writer = SpanWriter::new(&mut out, format, format!("mem.{ext}"));
+            for r in &requests {
+                writer.write_request(r).unwrap();
+            }
+            writer.finish().unwrap();
+            let back: Vec<_> = RequestReader::new(Cursor::new(out.clone()), format, "mem")
+                .collect::<Result<_, _>>()
+                .unwrap();
+            prop_assert_eq!(&back, &requests);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Round trips: proto → Span → proto, JSON ↔ proto, Span → JSON → Span, and the rules for
+//! messages that are not in canonical form.
+
+mod common;
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as ProtoKeyValue};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
+use proptest::prelude::*;
+use tailsift::{Interner, KeyValue, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Value};
+use tailsift_otlp::prost::Message;
+use tailsift_otlp::{json, request_from_spans, spans_from_request};
+
+fn to_spans(request: &ExportTraceServiceRequest) -> Vec<Span> {
+    spans_from_request(request, &Interner::default()).expect("valid request")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // 256 cases by default; PROPTEST_CASES=N runs more.
+        failure_persistence: None, // the failing input is printed; no files beside the tests
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn proto_to_spans_and_back_is_equal_field_by_field(request in common::request()) {
+        let spans = to_spans(&request);
+        prop_assert_eq!(request_from_spans(&spans), request);
+    }
+
+    #[test]
+    fn spans_of_one_resource_or_scope_share_one_arc(request in common::request()) {
+        let spans = to_spans(&request);
+        let mut i = 0;
+        for rs in &request.resource_spans {
+            let first_of_resource = i;
+            for ss in &rs.scope_spans {
+                let first_of_scope = i;
+                for _ in &ss.spans {
+                    prop_assert!(Arc::ptr_eq(&spans[i].resource, &spans[first_of_resource].resource));
+                    prop_assert!(Arc::ptr_eq(&spans[i].scope, &spans[first_of_scope].scope));
+                    prop_assert_eq!(&*spans[i].resource.schema_url, rs.schema_url.as_str());
+                    prop_assert_eq!(&*spans[i].scope.schema_url, ss.schema_url.as_str());
+                    i += 1;
+                }
+            }
+        }
+        prop_assert_eq!(i, spans.len());
+    }
+
+    #[test]
+    fn json_to_proto_and_back_is_equal(request in common::request()) {
+        let line = json::to_string(&request);
+        prop_assert!(!line.contains('\n'), "one request is one line");
+        prop_assert_eq!(json::from_str(&line).expect("own JSON parses"), request);
+    }
+
+    #[test]
+    fn spans_to_json_and_back_are_equal(request in common::request()) {
+        let spans = to_spans(&request);
+        let line = json::to_string(&request_from_spans(&spans));
+        let back = to_spans(&json::from_str(&line).expect("own JSON parses"));
+        prop_assert_eq!(back, spans);
+    }
+
+    #[test]
+    fn spans_to_protobuf_bytes_and_back_are_equal(request in common::request()) {
+        let spans = to_spans(&request);
+        let bytes = request_from_spans(&spans).encode_to_vec();
+        let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).expect("own bytes decode");
+        prop_assert_eq!(to_spans(&decoded), spans);
+    }
+}
+
+fn one_span(span: ProtoSpan) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: None,
+            scope_spans: vec![ScopeSpans {
+                scope: None,
+                spans: vec![span],
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+fn ids() -> ProtoSpan {
+    ProtoSpan {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        ..ProtoSpan::default()
+    }
+}
+
+#[test]
+fn absent_resource_scope_status_and_value_read_as_empty() {
+    let mut span = ids();
+    span.attributes.push(ProtoKeyValue {
+        key: "k".into(),
+        value: None,
+        key_strindex: 0,
+    });
+    let spans = to_spans(&one_span(span));
+    assert_eq!(*spans[0].resource, Resource::default());
+    assert_eq!(*spans[0].scope, Scope::default());
+    assert_eq!(spans[0].status_code, StatusCode::Unset);
+    assert_eq!(spans[0].attributes, vec![KeyValue::new("k", Value::Empty)]);
+
+    // Written back in canonical form: every message field present.
+    let back = request_from_spans(&spans);
+    let rs = &back.resource_spans[0];
+    assert!(rs.resource.is_some() && rs.scope_spans[0].scope.is_some());
+    let written = &rs.scope_spans[0].spans[0];
+    assert_eq!(written.status, Some(Default::default()));
+    assert_eq!(written.attributes[0].value, Some(AnyValue { value: None }));
+}
+
+#[test]
+fn unknown_kind_and_status_code_read_as_unspecified_and_unset() {
+    let mut span = ids();
+    span.kind = 42;
+    span.status = Some(opentelemetry_proto::tonic::trace::v1::Status {
+        message: "m".into(),
+        code: -1,
+    });
+    let spans = to_spans(&one_span(span));
+    assert_eq!(spans[0].kind, SpanKind::Unspecified);
+    assert_eq!(spans[0].status_code, StatusCode::Unset);
+    assert_eq!(spans[0].status_message, "m");
+}
+
+#[test]
+fn zero_parent_id_means_no_parent_and_is_written_empty() {
+    let mut span = ids();
+    span.parent_span_id = vec![0; 8];
+    let spans = to_spans(&one_span(span));
+    assert_eq!(spans[0].parent_span_id, SpanId::INVALID);
+    assert!(spans[0].is_root());
+    let back = request_from_spans(&spans);
+    assert!(back.resource_spans[0].scope_spans[0].spans[0]
+        .parent_span_id
+        .is_empty());
+}
+
+#[test]
+fn profiles_only_strindex_fields_read_as_absent() {
+    let mut span = ids();
+    span.attributes.push(ProtoKeyValue {
+        key: "k".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValueStrindex(3)),
+        }),
+        key_strindex: 7,
+    });
+    let spans = to_spans(&one_span(span));
+    assert_eq!(spans[0].attributes, vec![KeyValue::new("k", Value::Empty)]);
+}
+
+#[test]
+fn scopes_and_resources_without_spans_are_dropped() {
+    let mut request = one_span(ids());
+    request.resource_spans[0]
+        .scope_spans
+        .push(ScopeSpans::default());
+    request.resource_spans.push(ResourceSpans::default());
+    let spans = to_spans(&request);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(request_from_spans(&spans).resource_spans.len(), 1);
+}
+
+#[test]
+fn interleaved_spans_are_grouped_by_arc_then_by_equality() {
+    let checkout = Arc::new(Resource {
+        attributes: vec![KeyValue::new("service.name", "checkout")],
+        ..Resource::default()
+    });
+    let checkout_again = Arc::new((*checkout).clone()); // equal, another allocation
+    let cart = Arc::new(Resource {
+        attributes: vec![KeyValue::new("service.name", "cart")],
+        ..Resource::default()
+    });
+    let lib = Arc::new(Scope {
+        name: "lib".into(),
+        ..Scope::default()
+    });
+    let span = |name: &str, resource: &Arc<Resource>| Span {
+        name: name.into(),
+        resource: Arc::clone(resource),
+        scope: Arc::clone(&lib),
+        ..Span::default()
+    };
+    let spans = [
+        span("a", &checkout),
+        span("b", &cart),
+        span("c", &checkout_again),
+        span("d", &checkout),
+    ];
+    let request = request_from_spans(&spans);
+    let names: Vec<Vec<&str>> = request
+        .resource_spans
+        .iter()
+        .map(|rs| {
+            assert_eq!(rs.scope_spans.len(), 1);
+            rs.scope_spans[0]
+                .spans
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect()
+        })
+        .collect();
+    assert_eq!(names, vec![vec!["a", "c", "d"], vec!["b"]]);
+}
+
+#[test]
+fn names_keys_and_resource_strings_are_interned_but_values_are_not() {
+    let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},
+        "scopeSpans":[{"scope":{"name":"lib"},"spans":[
+        {"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","name":"GET","attributes":[{"key":"user","value":{"stringValue":"u1"}}]},
+        {"traceId":"01010101010101010101010101010101","spanId":"0202020202020203","name":"GET","attributes":[{"key":"user","value":{"stringValue":"u2"}}]}]}]}]}"#;
+    let interner = Interner::default();
+    let spans = spans_from_request(&json::from_str(line).unwrap(), &interner).unwrap();
+    assert_eq!(spans.len(), 2);
+    // Interned: "service.name", "checkout", "lib", "GET", "user"; not "u1", "u2".
+    assert_eq!(interner.len(), 5);
+    assert_eq!(interner.intern("GET"), spans[1].name);
+}
+
+#[test]
+fn json_keeps_nan_and_infinities() {
+    for d in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0] {
+        let mut span = ids();
+        span.attributes.push(ProtoKeyValue {
+            key: "d".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::DoubleValue(d)),
+            }),
+            key_strindex: 0,
+        });
+        let line = json::to_string(&one_span(span));
+        let back = json::from_str(&line).unwrap();
+        let got = match &back.resource_spans[0].scope_spans[0].spans[0].attributes[0].value {
+            Some(AnyValue {
+                value: Some(any_value::Value::DoubleValue(got)),
+            }) => *got,
+            other => panic!("not a double: {other:?}"),
+        };
+        assert_eq!(got.to_bits(), d.to_bits(), "{line}");
+    }
+}

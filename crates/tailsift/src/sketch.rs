@@ -1,0 +1,657 @@
+//! Streaming quantile sketches: the latency baselines behind "slower than the p95 of its kind".
+//!
+//! Keeping every trace duration to sort it is out of the question at hundreds of thousands of
+//! traces per second, and a fixed histogram is either coarse or huge. A DDSketch-style sketch
+//! ([`QuantileSketch`]) buckets a value `v > 0` into bin `ceil(log_γ v)` with
+//! `γ = (1 + α) / (1 − α)`: every value in a bin is within relative error `α` of the bin's
+//! representative, so any quantile comes back within `α` (1% by default) of the true one, whatever
+//! the distribution's shape. Counts are dense `u32`s over the bins actually spanned; the number
+//! of bins is bounded (1,024 by default cover durations from 1 µs to beyond 10 minutes at 1%)
+//! and, past the bound, the *lowest* bins are collapsed into one, so the high quantiles the
+//! latency policy asks about stay exact to `α`.
+//!
+//! Traffic changes, so a baseline must forget: [`WindowedSketch`] keeps two sketches, the
+//! current half-window and the previous one, and rotates them by time (taken from the trace
+//! view's `now()`, never the wall clock). Queries see the last half to full window of traces,
+//! so a shift in the distribution is followed within one window.
+//!
+//! [`GroupedSketches`] holds one windowed sketch per group (root service + root name by default)
+//! in a bounded, sharded table that evicts the coldest group. Memory is bounded by
+//! `max_groups × 2 × max_bins × 4` bytes (8 MiB with the defaults, usually far less: a group's
+//! durations rarely span more than a few hundred bins).
+
+use std::time::Duration;
+
+use crate::policy::group::{GroupKey, GroupTable};
+use crate::view::Baseline;
+
+/// Default relative accuracy of quantiles: 1%.
+pub const DEFAULT_RELATIVE_ACCURACY: f64 = 0.01;
+/// Default bound on the bins of one sketch.
+pub const DEFAULT_MAX_BINS: usize = 1024;
+
+/// A DDSketch-style quantile sketch of non-negative values (trace durations in nanoseconds).
+#[derive(Clone, Debug)]
+pub struct QuantileSketch {
+    relative_accuracy: f64,
+    /// `ln γ`, and its inverse, so indexing is one `ln` and one multiply.
+    ln_gamma: f64,
+    inv_ln_gamma: f64,
+    max_bins: usize,
+    /// `bins[j]` counts values of index `offset + j`.
+    bins: Vec<u32>,
+    offset: i32,
+    zero_count: u64,
+    count: u64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for QuantileSketch {
+    fn default() -> QuantileSketch {
+        QuantileSketch::new(DEFAULT_RELATIVE_ACCURACY, DEFAULT_MAX_BINS)
+    }
+}
+
+impl QuantileSketch {
+    /// A sketch with quantiles within `relative_accuracy` (clamped to `[1e-4, 0.5]`) and at most
+    /// `max_bins` bins (at least 1).
+    pub fn new(relative_accuracy: f64, max_bins: usize) -> QuantileSketch {
+        let alpha = if relative_accuracy.is_nan() {
+            DEFAULT_RELATIVE_ACCURACY
+        } else {
+            relative_accuracy.clamp(1e-4, 0.5)
+        };
+        let ln_gamma = ((1.0 + alpha) / (1.0 - alpha)).ln();
+        QuantileSketch {
+            relative_accuracy: alpha,
+            ln_gamma,
+            inv_ln_gamma: 1.0 / ln_gamma,
+            max_bins: max_bins.max(1),
+            bins: Vec::new(),
+            offset: 0,
+            zero_count: 0,
+            count: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    /// The relative accuracy of quantiles.
+    pub fn relative_accuracy(&self) -> f64 {
+        self.relative_accuracy
+    }
+
+    /// How many values were added.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether no value was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many bins the sketch holds now (never more than its bound).
+    pub fn bin_count(&self) -> usize {
+        self.bins.len()
+    }
+
+    /// Approximate heap memory in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.bins.capacity() * std::mem::size_of::<u32>()
+    }
+
+    /// Forgets every value, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.bins.clear();
+        self.offset = 0;
+        self.zero_count = 0;
+        self.count = 0;
+        self.min = f64::INFINITY;
+        self.max = f64::NEG_INFINITY;
+    }
+
+    /// Adds one value. Zero goes to an exact zero bucket; negative, infinite and NaN values are
+    /// ignored.
+    pub fn add(&mut self, value: f64) {
+        if !(value >= 0.0) || value.is_infinite() {
+            return;
+        }
+        self.count += 1;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        if value == 0.0 {
+            self.zero_count += 1;
+        } else {
+            self.add_index(self.index(value), 1);
+        }
+    }
+
+    /// Adds a duration, in nanoseconds.
+    pub fn add_duration(&mut self, value: Duration) {
+        self.add(value.as_nanos() as f64);
+    }
+
+    /// Adds every value of `other` (which should have the same accuracy; bins are matched by
+    /// index).
+    pub fn merge(&mut self, other: &QuantileSketch) {
+        if other.count == 0 {
+            return;
+        }
+        self.count += other.count;
+        self.zero_count += other.zero_count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        for (j, &c) in other.bins.iter().enumerate() {
+            if c > 0 {
+                self.add_index(other.offset.saturating_add(j as i32), c);
+            }
+        }
+    }
+
+    /// The `q`-quantile (`q` in `[0, 1]`; the value of rank `⌊q·(n−1)⌋`), within the relative
+    /// accuracy. `None` when empty or `q` is NaN.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        merged_quantile(&[self], q)
+    }
+
+    fn index(&self, value: f64) -> i32 {
+        // Clamped so absurd inputs (subnormals) cannot overflow; real durations are far inside.
+        (value.ln() * self.inv_ln_gamma).ceil().clamp(-1e9, 1e9) as i32
+    }
+
+    fn bin_value(&self, index: i32) -> f64 {
+        // The midpoint (in relative terms) of (γ^(i-1), γ^i]: 2γ^i / (γ + 1).
+        let gamma = self.ln_gamma.exp();
+        2.0 * (index as f64 * self.ln_gamma).exp() / (gamma + 1.0)
+    }
+
+    fn add_index(&mut self, index: i32, n: u32) {
+        let max = self.max_bins as i64;
+        if self.bins.is_empty() {
+            self.offset = index;
+            self.bins.push(n);
+            return;
+        }
+        let i = index as i64;
+        let lo = self.offset as i64;
+        let len = self.bins.len() as i64;
+        let hi = lo + len - 1;
+        if i < lo {
+            let room = max - len;
+            if room > 0 {
+                // Grow downwards with some slack, so a slowly falling minimum does not shift the
+                // whole vector on every new low.
+                let need = lo - i;
+                let grow = need.max(len / 4 + 8).min(room);
+                let mut bins = Vec::with_capacity((len + grow) as usize);
+                bins.resize(grow as usize, 0);
+                bins.extend_from_slice(&self.bins);
+                self.bins = bins;
+                self.offset = (lo - grow) as i32;
+            }
+            // Below the collapsed range, values count in the lowest bin.
+            let j = (i - self.offset as i64).max(0) as usize;
+            self.bins[j] = self.bins[j].saturating_add(n);
+            return;
+        }
+        if i > hi {
+            let new_len = i - lo + 1;
+            if new_len > max {
+                // Collapse the lowest bins into the lowest one that stays.
+                let shift = new_len - max;
+                if shift >= len {
+                    let total: u64 = self.bins.iter().map(|&c| u64::from(c)).sum();
+                    self.bins.clear();
+                    self.grow_to(max as usize);
+                    self.bins[0] = u32::try_from(total).unwrap_or(u32::MAX);
+                } else {
+                    let folded: u64 = self.bins[..shift as usize]
+                        .iter()
+                        .map(|&c| u64::from(c))
+                        .sum();
+                    self.bins.drain(..shift as usize);
+                    let first = u64::from(self.bins[0]) + folded;
+                    self.bins[0] = u32::try_from(first).unwrap_or(u32::MAX);
+                    self.grow_to(max as usize);
+                }
+                self.offset = (i - max + 1) as i32;
+            } else {
+                self.grow_to(new_len as usize);
+            }
+        }
+        let j = (i - self.offset as i64) as usize;
+        self.bins[j] = self.bins[j].saturating_add(n);
+    }
+}
+
+impl QuantileSketch {
+    /// Extends the bins with zeroes to `len`, doubling capacity but never past the bound, so
+    /// memory stays within `max_bins`.
+    fn grow_to(&mut self, len: usize) {
+        if len > self.bins.capacity() {
+            let want = (self.bins.capacity() * 2)
+                .max(len)
+                .min(self.max_bins.max(len));
+            self.bins.reserve_exact(want - self.bins.len());
+        }
+        self.bins.resize(len, 0);
+    }
+}
+
+/// The `q`-quantile of the union of `sketches` (which share one accuracy), without merging them.
+fn merged_quantile(sketches: &[&QuantileSketch], q: f64) -> Option<f64> {
+    if q.is_nan() {
+        return None;
+    }
+    let live: Vec<&QuantileSketch> = sketches.iter().copied().filter(|s| s.count > 0).collect();
+    let first = *live.first()?;
+    let count: u64 = live.iter().map(|s| s.count).sum();
+    let min = live.iter().map(|s| s.min).fold(f64::INFINITY, f64::min);
+    let max = live.iter().map(|s| s.max).fold(f64::NEG_INFINITY, f64::max);
+    let rank = q.clamp(0.0, 1.0) * (count - 1) as f64;
+    let mut seen: u64 = live.iter().map(|s| s.zero_count).sum();
+    if seen as f64 > rank {
+        return Some(0.0);
+    }
+    let with_bins = live.iter().filter(|s| !s.bins.is_empty());
+    let lo = with_bins.clone().map(|s| s.offset as i64).min()?;
+    let hi = with_bins
+        .map(|s| s.offset as i64 + s.bins.len() as i64 - 1)
+        .max()?;
+    for index in lo..=hi {
+        for s in &live {
+            let j = index - s.offset as i64;
+            if j >= 0 {
+                if let Some(&c) = s.bins.get(j as usize) {
+                    seen += u64::from(c);
+                }
+            }
+        }
+        if seen as f64 > rank {
+            return Some(first.bin_value(index as i32).clamp(min, max));
+        }
+    }
+    Some(max)
+}
+
+/// A quantile sketch over a sliding time window: two sketches (current and previous half
+/// window) rotated by the times passed in.
+#[derive(Clone, Debug)]
+pub struct WindowedSketch {
+    current: QuantileSketch,
+    previous: QuantileSketch,
+    current_start: Option<Duration>,
+    half: Duration,
+}
+
+impl WindowedSketch {
+    /// A sketch that remembers between `window / 2` and `window` of values.
+    pub fn new(window: Duration, relative_accuracy: f64, max_bins: usize) -> WindowedSketch {
+        WindowedSketch {
+            current: QuantileSketch::new(relative_accuracy, max_bins),
+            previous: QuantileSketch::new(relative_accuracy, max_bins),
+            current_start: None,
+            half: (window / 2).max(Duration::from_nanos(1)),
+        }
+    }
+
+    /// Rotates the windows up to `now`. Times that go backwards (threads deciding with slightly
+    /// different clocks) count in the current window.
+    pub fn advance(&mut self, now: Duration) {
+        let Some(start) = self.current_start else {
+            self.current_start = Some(now);
+            return;
+        };
+        if now < start + self.half {
+            return;
+        }
+        if now < start + self.half * 2 {
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
+            self.current_start = Some(start + self.half);
+        } else {
+            // Idle for a whole window: everything is stale.
+            self.current.clear();
+            self.previous.clear();
+            self.current_start = Some(now);
+        }
+    }
+
+    /// Adds a value at `now`.
+    pub fn add(&mut self, now: Duration, value: f64) {
+        self.advance(now);
+        self.current.add(value);
+    }
+
+    /// The `q`-quantile of the values in the window at `now`.
+    pub fn quantile(&mut self, now: Duration, q: f64) -> Option<f64> {
+        self.advance(now);
+        merged_quantile(&[&self.current, &self.previous], q)
+    }
+
+    /// How many values the window holds at `now`.
+    pub fn count(&mut self, now: Duration) -> u64 {
+        self.advance(now);
+        self.current.count() + self.previous.count()
+    }
+
+    /// The bins held, over both halves.
+    pub fn bin_count(&self) -> usize {
+        self.current.bin_count() + self.previous.bin_count()
+    }
+}
+
+/// Settings of a [`GroupedSketches`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BaselineConfig {
+    /// How far back a baseline looks (between half of it and all of it). Default 5 minutes.
+    pub window: Duration,
+    /// Most groups held; the least recently seen is evicted past it. Default 1,024.
+    pub max_groups: usize,
+    /// Relative accuracy of quantiles. Default 1%.
+    pub relative_accuracy: f64,
+    /// Most bins per sketch. Default 1,024.
+    pub max_bins: usize,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> BaselineConfig {
+        BaselineConfig {
+            window: Duration::from_secs(300),
+            max_groups: 1024,
+            relative_accuracy: DEFAULT_RELATIVE_ACCURACY,
+            max_bins: DEFAULT_MAX_BINS,
+        }
+    }
+}
+
+/// Windowed duration sketches per group, bounded in groups and bins.
+pub struct GroupedSketches {
+    config: BaselineConfig,
+    groups: GroupTable<WindowedSketch>,
+}
+
+impl GroupedSketches {
+    /// An empty set of baselines.
+    pub fn new(config: BaselineConfig) -> GroupedSketches {
+        GroupedSketches {
+            groups: GroupTable::new(config.max_groups),
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BaselineConfig {
+        &self.config
+    }
+
+    fn fresh(&self) -> WindowedSketch {
+        WindowedSketch::new(
+            self.config.window,
+            self.config.relative_accuracy,
+            self.config.max_bins,
+        )
+    }
+
+    /// The group's quantiles `qs` at `now` into `out` (parallel to `qs`; `None` without samples),
+    /// and how many samples the group holds. Does not create the group.
+    pub fn quantiles(
+        &self,
+        group: GroupKey,
+        now: Duration,
+        qs: &[f64],
+        out: &mut [Option<Duration>],
+    ) -> u64 {
+        out.iter_mut().for_each(|o| *o = None);
+        self.groups
+            .get(group, |sketch| fill_quantiles(sketch, now, qs, out))
+            .unwrap_or(0)
+    }
+
+    /// Adds one duration to the group at `now`.
+    pub fn record(&self, group: GroupKey, now: Duration, duration: Duration) {
+        self.groups.with(
+            group,
+            now,
+            || self.fresh(),
+            |sketch| sketch.add(now, duration.as_nanos() as f64),
+        );
+    }
+
+    /// [`GroupedSketches::quantiles`] before adding `duration`, then adds it: one lock.
+    pub fn observe(
+        &self,
+        group: GroupKey,
+        now: Duration,
+        duration: Duration,
+        qs: &[f64],
+        out: &mut [Option<Duration>],
+    ) -> u64 {
+        self.groups.with(
+            group,
+            now,
+            || self.fresh(),
+            |sketch| {
+                let samples = fill_quantiles(sketch, now, qs, out);
+                sketch.add(now, duration.as_nanos() as f64);
+                samples
+            },
+        )
+    }
+
+    /// The group's p50, p95 and p99 at `now`, if it has samples.
+    pub fn baseline(&self, group: GroupKey, now: Duration) -> Option<Baseline> {
+        let mut out = [None; 3];
+        let samples = self.quantiles(group, now, &[0.5, 0.95, 0.99], &mut out);
+        match out {
+            [Some(p50), Some(p95), Some(p99)] if samples > 0 => Some(Baseline {
+                p50,
+                p95,
+                p99,
+                samples,
+            }),
+            _ => None,
+        }
+    }
+
+    /// How many groups are held.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// How many groups were evicted to stay within `max_groups`.
+    pub fn evicted_groups(&self) -> u64 {
+        self.groups.evicted()
+    }
+
+    /// Bins held over all groups (a memory gauge: 4 bytes each).
+    pub fn bin_count(&self) -> usize {
+        let mut n = 0;
+        self.groups.for_each(|_, s| n += s.bin_count());
+        n
+    }
+}
+
+fn fill_quantiles(
+    sketch: &mut WindowedSketch,
+    now: Duration,
+    qs: &[f64],
+    out: &mut [Option<Duration>],
+) -> u64 {
+    let samples = sketch.count(now);
+    for (q, o) in qs.iter().zip(out.iter_mut()) {
+        *o = sketch
+            .quantile(now, *q)
+            .map(|v| Duration::from_nanos(v.round() as u64));
+    }
+    samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    fn exact(sorted: &[f64], q: f64) -> f64 {
+        sorted[(q * (sorted.len() - 1) as f64).floor() as usize]
+    }
+
+    fn check(name: &str, mut values: Vec<f64>) {
+        let mut sketch = QuantileSketch::default();
+        values.iter().for_each(|&v| sketch.add(v));
+        values.sort_by(f64::total_cmp);
+        for q in [0.5, 0.95, 0.99] {
+            let want = exact(&values, q);
+            let got = sketch.quantile(q).unwrap();
+            let err = (got - want).abs() / want;
+            assert!(err <= 0.01 + 1e-9, "{name} p{q}: got {got}, want {want}");
+        }
+        assert_eq!(sketch.count(), values.len() as u64);
+    }
+
+    #[test]
+    fn quantiles_are_within_one_percent_on_uniform_data() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        check(
+            "uniform",
+            (0..100_000)
+                .map(|_| rng.gen_range(1e6..5e8))
+                .collect::<Vec<f64>>(),
+        );
+    }
+
+    #[test]
+    fn quantiles_are_within_one_percent_on_log_normal_data() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        let values = (0..100_000)
+            .map(|_| {
+                // Box-Muller: a standard normal, then exp(μ + σ z) around 50 ms.
+                let (u1, u2): (f64, f64) = (rng.gen_range(1e-12..1.0), rng.gen());
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                (17.7 + 1.2 * z).exp()
+            })
+            .collect();
+        check("log-normal", values);
+    }
+
+    #[test]
+    fn quantiles_are_within_one_percent_on_bimodal_data() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let values = (0..100_000)
+            .map(|_| {
+                if rng.gen_bool(0.9) {
+                    rng.gen_range(2e6..4e6) // cache hits, 2-4 ms
+                } else {
+                    rng.gen_range(8e8..1.2e9) // misses, ~1 s
+                }
+            })
+            .collect();
+        check("bimodal", values);
+    }
+
+    #[test]
+    fn bins_stay_bounded_and_high_quantiles_survive_collapse() {
+        let mut sketch = QuantileSketch::new(0.01, 128);
+        for e in 0..=150 {
+            for k in 0..10 {
+                sketch.add(10f64.powf(e as f64 / 10.0) * (1.0 + k as f64 / 100.0));
+            }
+        }
+        assert!(sketch.bin_count() <= 128);
+        assert!(sketch.memory_bytes() <= 128 * 4);
+        let p99 = sketch.quantile(0.99).unwrap();
+        assert!(p99 > 5e14, "high quantiles stay accurate, got {p99}");
+        // Values below the collapsed range still count.
+        sketch.add(1.0);
+        assert_eq!(sketch.count(), 1511);
+        assert!(sketch.bin_count() <= 128);
+    }
+
+    #[test]
+    fn zero_and_odd_values_do_not_break_the_sketch() {
+        let mut sketch = QuantileSketch::default();
+        assert_eq!(sketch.quantile(0.5), None);
+        sketch.add(f64::NAN);
+        sketch.add(-1.0);
+        sketch.add(f64::INFINITY);
+        assert!(sketch.is_empty());
+        sketch.add(0.0);
+        sketch.add(0.0);
+        sketch.add(100.0);
+        assert_eq!(sketch.quantile(0.5), Some(0.0));
+        assert_eq!(sketch.quantile(1.0), Some(100.0));
+        assert_eq!(sketch.quantile(f64::NAN), None);
+        sketch.add(f64::MIN_POSITIVE);
+        assert_eq!(sketch.count(), 4);
+    }
+
+    #[test]
+    fn merge_equals_adding_everything() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        let mut a = QuantileSketch::default();
+        let mut b = QuantileSketch::default();
+        let mut all = QuantileSketch::default();
+        for i in 0..10_000 {
+            let v = rng.gen_range(1e3..1e9);
+            if i % 2 == 0 { &mut a } else { &mut b }.add(v);
+            all.add(v);
+        }
+        a.merge(&b);
+        for q in [0.1, 0.5, 0.9, 0.99] {
+            assert_eq!(a.quantile(q), all.quantile(q));
+        }
+    }
+
+    #[test]
+    fn windows_follow_a_shift_in_the_distribution() {
+        let mut w = WindowedSketch::new(Duration::from_secs(300), 0.01, 1024);
+        let ms = 1e6;
+        // Ten minutes at 100 ms, then ten minutes at 1 s, one value a second.
+        for s in 0..600 {
+            w.add(Duration::from_secs(s), 100.0 * ms);
+        }
+        let before = w.quantile(Duration::from_secs(600), 0.5).unwrap();
+        assert!((before / (100.0 * ms) - 1.0).abs() <= 0.01);
+        for s in 600..1200 {
+            w.add(Duration::from_secs(s), 1000.0 * ms);
+        }
+        let after = w.quantile(Duration::from_secs(1200), 0.5).unwrap();
+        assert!((after / (1000.0 * ms) - 1.0).abs() <= 0.01, "got {after}");
+        let held = w.count(Duration::from_secs(1200));
+        assert!((150..=300).contains(&held), "held {held}");
+        // A long idle gap forgets everything.
+        assert_eq!(w.count(Duration::from_secs(5000)), 0);
+    }
+
+    #[test]
+    fn grouped_sketches_bound_groups_and_compare_before_adding() {
+        let groups = GroupedSketches::new(BaselineConfig {
+            max_groups: 32,
+            ..BaselineConfig::default()
+        });
+        let now = Duration::from_secs(1);
+        for g in 0..1000u64 {
+            groups.record(GroupKey(g << 40 | g), now, Duration::from_millis(g + 1));
+        }
+        assert!(groups.group_count() <= 32);
+        assert!(groups.evicted_groups() >= 968);
+
+        let key = GroupKey(7);
+        let mut out = [None];
+        assert_eq!(
+            groups.observe(key, now, Duration::from_secs(9), &[0.5], &mut out),
+            0
+        );
+        assert_eq!(out, [None]);
+        let samples = groups.observe(key, now, Duration::from_secs(1), &[0.5], &mut out);
+        assert_eq!(samples, 1);
+        let p50 = out[0].unwrap().as_secs_f64();
+        assert!((p50 / 9.0 - 1.0).abs() <= 0.01);
+        let baseline = groups.baseline(key, now).unwrap();
+        assert_eq!(baseline.samples, 2);
+        assert!(groups.baseline(GroupKey(12345), now).is_none());
+    }
+}
