@@ -13,7 +13,9 @@
 //! Traffic changes, so a baseline must forget: [`WindowedSketch`] keeps two sketches, the
 //! current half-window and the previous one, and rotates them by time (taken from the trace
 //! view's `now()`, never the wall clock). Queries see the last half to full window of traces,
-//! so a shift in the distribution is followed within one window.
+//! so a shift in the distribution is followed within one window. Computing quantiles walks the
+//! bins, so a window reuses its last answer until it grows by 1/128 of its samples (a baseline
+//! lags by under 1% of its traces; see [`WindowedSketch::quantiles`]).
 //!
 //! [`GroupedSketches`] holds one windowed sketch per group (root service + root name by default)
 //! in a bounded, sharded table that evicts the coldest group. Memory is bounded by
@@ -22,8 +24,9 @@
 
 use std::time::Duration;
 
-use crate::policy::group::{GroupKey, GroupTable};
-use crate::view::Baseline;
+mod windowed;
+
+pub use windowed::{BaselineConfig, GroupedSketches, WindowedSketch};
 
 /// Default relative accuracy of quantiles: 1%.
 pub const DEFAULT_RELATIVE_ACCURACY: f64 = 0.01;
@@ -115,7 +118,7 @@ impl QuantileSketch {
     /// Adds one value. Zero goes to an exact zero bucket; negative, infinite and NaN values are
     /// ignored.
     pub fn add(&mut self, value: f64) {
-        if !(value >= 0.0) || value.is_infinite() {
+        if !value.is_finite() || value < 0.0 {
             return;
         }
         self.count += 1;
@@ -153,7 +156,14 @@ impl QuantileSketch {
     /// The `q`-quantile (`q` in `[0, 1]`; the value of rank `⌊q·(n−1)⌋`), within the relative
     /// accuracy. `None` when empty or `q` is NaN.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        merged_quantile(&[self], q)
+        let mut out = [None];
+        merged_quantiles(&[self], &[q], &mut out);
+        out[0]
+    }
+
+    /// Several quantiles at once, into `out` (parallel to `qs`), in one pass over the bins.
+    pub fn quantiles(&self, qs: &[f64], out: &mut [Option<f64>]) {
+        merged_quantiles(&[self], qs, out);
     }
 
     fn index(&self, value: f64) -> i32 {
@@ -165,6 +175,26 @@ impl QuantileSketch {
         // The midpoint (in relative terms) of (γ^(i-1), γ^i]: 2γ^i / (γ + 1).
         let gamma = self.ln_gamma.exp();
         2.0 * (index as f64 * self.ln_gamma).exp() / (gamma + 1.0)
+    }
+
+    /// Extends the bins with zeroes to `len`, doubling capacity but never past the bound, so
+    /// memory stays within `max_bins`.
+    fn grow_to(&mut self, len: usize) {
+        if len > self.bins.capacity() {
+            let want = (self.bins.capacity() * 2)
+                .max(len)
+                .min(self.max_bins.max(len));
+            self.bins.reserve_exact(want - self.bins.len());
+        }
+        self.bins.resize(len, 0);
+    }
+
+    fn count_at(&self, index: i64) -> u64 {
+        let j = index - self.offset as i64;
+        if j < 0 {
+            return 0;
+        }
+        self.bins.get(j as usize).map_or(0, |&c| u64::from(c))
     }
 
     fn add_index(&mut self, index: i32, n: u32) {
@@ -226,267 +256,55 @@ impl QuantileSketch {
     }
 }
 
-impl QuantileSketch {
-    /// Extends the bins with zeroes to `len`, doubling capacity but never past the bound, so
-    /// memory stays within `max_bins`.
-    fn grow_to(&mut self, len: usize) {
-        if len > self.bins.capacity() {
-            let want = (self.bins.capacity() * 2)
-                .max(len)
-                .min(self.max_bins.max(len));
-            self.bins.reserve_exact(want - self.bins.len());
+/// The quantiles `qs` of the union of `sketches` (which share one accuracy) into `out`, in one
+/// pass over the bins, without merging or allocating. `None` for NaN quantiles or no values.
+pub(crate) fn merged_quantiles(sketches: &[&QuantileSketch], qs: &[f64], out: &mut [Option<f64>]) {
+    out.iter_mut().for_each(|o| *o = None);
+    let live = || sketches.iter().filter(|s| s.count > 0);
+    let Some(first) = live().next() else {
+        return;
+    };
+    let count: u64 = live().map(|s| s.count).sum();
+    let (min, max) = live().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+        (lo.min(s.min), hi.max(s.max))
+    });
+    let rank = |q: f64| q.clamp(0.0, 1.0) * (count - 1) as f64;
+    let mut seen: u64 = live().map(|s| s.zero_count).sum();
+    let mut pending = 0;
+    for (&q, o) in qs.iter().zip(out.iter_mut()) {
+        if q.is_nan() {
+            continue;
         }
-        self.bins.resize(len, 0);
+        if seen as f64 > rank(q) {
+            *o = Some(0.0);
+        } else {
+            pending += 1;
+        }
     }
-}
-
-/// The `q`-quantile of the union of `sketches` (which share one accuracy), without merging them.
-fn merged_quantile(sketches: &[&QuantileSketch], q: f64) -> Option<f64> {
-    if q.is_nan() {
-        return None;
-    }
-    let live: Vec<&QuantileSketch> = sketches.iter().copied().filter(|s| s.count > 0).collect();
-    let first = *live.first()?;
-    let count: u64 = live.iter().map(|s| s.count).sum();
-    let min = live.iter().map(|s| s.min).fold(f64::INFINITY, f64::min);
-    let max = live.iter().map(|s| s.max).fold(f64::NEG_INFINITY, f64::max);
-    let rank = q.clamp(0.0, 1.0) * (count - 1) as f64;
-    let mut seen: u64 = live.iter().map(|s| s.zero_count).sum();
-    if seen as f64 > rank {
-        return Some(0.0);
-    }
-    let with_bins = live.iter().filter(|s| !s.bins.is_empty());
-    let lo = with_bins.clone().map(|s| s.offset as i64).min()?;
-    let hi = with_bins
-        .map(|s| s.offset as i64 + s.bins.len() as i64 - 1)
-        .max()?;
-    for index in lo..=hi {
-        for s in &live {
-            let j = index - s.offset as i64;
-            if j >= 0 {
-                if let Some(&c) = s.bins.get(j as usize) {
-                    seen += u64::from(c);
+    let (lo, hi) = live()
+        .filter(|s| !s.bins.is_empty())
+        .map(|s| (s.offset as i64, s.offset as i64 + s.bins.len() as i64 - 1))
+        .fold((i64::MAX, i64::MIN), |(a, b), (l, h)| (a.min(l), b.max(h)));
+    let mut index = lo;
+    while pending > 0 && index <= hi {
+        let c: u64 = live().map(|s| s.count_at(index)).sum();
+        if c > 0 {
+            seen += c;
+            for (&q, o) in qs.iter().zip(out.iter_mut()) {
+                if o.is_none() && !q.is_nan() && seen as f64 > rank(q) {
+                    *o = Some(first.bin_value(index as i32).clamp(min, max));
+                    pending -= 1;
                 }
             }
         }
-        if seen as f64 > rank {
-            return Some(first.bin_value(index as i32).clamp(min, max));
+        index += 1;
+    }
+    // Saturated bin counts can leave a rank unreached: such a quantile is the maximum.
+    for (&q, o) in qs.iter().zip(out.iter_mut()) {
+        if o.is_none() && !q.is_nan() {
+            *o = Some(max);
         }
     }
-    Some(max)
-}
-
-/// A quantile sketch over a sliding time window: two sketches (current and previous half
-/// window) rotated by the times passed in.
-#[derive(Clone, Debug)]
-pub struct WindowedSketch {
-    current: QuantileSketch,
-    previous: QuantileSketch,
-    current_start: Option<Duration>,
-    half: Duration,
-}
-
-impl WindowedSketch {
-    /// A sketch that remembers between `window / 2` and `window` of values.
-    pub fn new(window: Duration, relative_accuracy: f64, max_bins: usize) -> WindowedSketch {
-        WindowedSketch {
-            current: QuantileSketch::new(relative_accuracy, max_bins),
-            previous: QuantileSketch::new(relative_accuracy, max_bins),
-            current_start: None,
-            half: (window / 2).max(Duration::from_nanos(1)),
-        }
-    }
-
-    /// Rotates the windows up to `now`. Times that go backwards (threads deciding with slightly
-    /// different clocks) count in the current window.
-    pub fn advance(&mut self, now: Duration) {
-        let Some(start) = self.current_start else {
-            self.current_start = Some(now);
-            return;
-        };
-        if now < start + self.half {
-            return;
-        }
-        if now < start + self.half * 2 {
-            std::mem::swap(&mut self.current, &mut self.previous);
-            self.current.clear();
-            self.current_start = Some(start + self.half);
-        } else {
-            // Idle for a whole window: everything is stale.
-            self.current.clear();
-            self.previous.clear();
-            self.current_start = Some(now);
-        }
-    }
-
-    /// Adds a value at `now`.
-    pub fn add(&mut self, now: Duration, value: f64) {
-        self.advance(now);
-        self.current.add(value);
-    }
-
-    /// The `q`-quantile of the values in the window at `now`.
-    pub fn quantile(&mut self, now: Duration, q: f64) -> Option<f64> {
-        self.advance(now);
-        merged_quantile(&[&self.current, &self.previous], q)
-    }
-
-    /// How many values the window holds at `now`.
-    pub fn count(&mut self, now: Duration) -> u64 {
-        self.advance(now);
-        self.current.count() + self.previous.count()
-    }
-
-    /// The bins held, over both halves.
-    pub fn bin_count(&self) -> usize {
-        self.current.bin_count() + self.previous.bin_count()
-    }
-}
-
-/// Settings of a [`GroupedSketches`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BaselineConfig {
-    /// How far back a baseline looks (between half of it and all of it). Default 5 minutes.
-    pub window: Duration,
-    /// Most groups held; the least recently seen is evicted past it. Default 1,024.
-    pub max_groups: usize,
-    /// Relative accuracy of quantiles. Default 1%.
-    pub relative_accuracy: f64,
-    /// Most bins per sketch. Default 1,024.
-    pub max_bins: usize,
-}
-
-impl Default for BaselineConfig {
-    fn default() -> BaselineConfig {
-        BaselineConfig {
-            window: Duration::from_secs(300),
-            max_groups: 1024,
-            relative_accuracy: DEFAULT_RELATIVE_ACCURACY,
-            max_bins: DEFAULT_MAX_BINS,
-        }
-    }
-}
-
-/// Windowed duration sketches per group, bounded in groups and bins.
-pub struct GroupedSketches {
-    config: BaselineConfig,
-    groups: GroupTable<WindowedSketch>,
-}
-
-impl GroupedSketches {
-    /// An empty set of baselines.
-    pub fn new(config: BaselineConfig) -> GroupedSketches {
-        GroupedSketches {
-            groups: GroupTable::new(config.max_groups),
-            config,
-        }
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &BaselineConfig {
-        &self.config
-    }
-
-    fn fresh(&self) -> WindowedSketch {
-        WindowedSketch::new(
-            self.config.window,
-            self.config.relative_accuracy,
-            self.config.max_bins,
-        )
-    }
-
-    /// The group's quantiles `qs` at `now` into `out` (parallel to `qs`; `None` without samples),
-    /// and how many samples the group holds. Does not create the group.
-    pub fn quantiles(
-        &self,
-        group: GroupKey,
-        now: Duration,
-        qs: &[f64],
-        out: &mut [Option<Duration>],
-    ) -> u64 {
-        out.iter_mut().for_each(|o| *o = None);
-        self.groups
-            .get(group, |sketch| fill_quantiles(sketch, now, qs, out))
-            .unwrap_or(0)
-    }
-
-    /// Adds one duration to the group at `now`.
-    pub fn record(&self, group: GroupKey, now: Duration, duration: Duration) {
-        self.groups.with(
-            group,
-            now,
-            || self.fresh(),
-            |sketch| sketch.add(now, duration.as_nanos() as f64),
-        );
-    }
-
-    /// [`GroupedSketches::quantiles`] before adding `duration`, then adds it: one lock.
-    pub fn observe(
-        &self,
-        group: GroupKey,
-        now: Duration,
-        duration: Duration,
-        qs: &[f64],
-        out: &mut [Option<Duration>],
-    ) -> u64 {
-        self.groups.with(
-            group,
-            now,
-            || self.fresh(),
-            |sketch| {
-                let samples = fill_quantiles(sketch, now, qs, out);
-                sketch.add(now, duration.as_nanos() as f64);
-                samples
-            },
-        )
-    }
-
-    /// The group's p50, p95 and p99 at `now`, if it has samples.
-    pub fn baseline(&self, group: GroupKey, now: Duration) -> Option<Baseline> {
-        let mut out = [None; 3];
-        let samples = self.quantiles(group, now, &[0.5, 0.95, 0.99], &mut out);
-        match out {
-            [Some(p50), Some(p95), Some(p99)] if samples > 0 => Some(Baseline {
-                p50,
-                p95,
-                p99,
-                samples,
-            }),
-            _ => None,
-        }
-    }
-
-    /// How many groups are held.
-    pub fn group_count(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// How many groups were evicted to stay within `max_groups`.
-    pub fn evicted_groups(&self) -> u64 {
-        self.groups.evicted()
-    }
-
-    /// Bins held over all groups (a memory gauge: 4 bytes each).
-    pub fn bin_count(&self) -> usize {
-        let mut n = 0;
-        self.groups.for_each(|_, s| n += s.bin_count());
-        n
-    }
-}
-
-fn fill_quantiles(
-    sketch: &mut WindowedSketch,
-    now: Duration,
-    qs: &[f64],
-    out: &mut [Option<Duration>],
-) -> u64 {
-    let samples = sketch.count(now);
-    for (q, o) in qs.iter().zip(out.iter_mut()) {
-        *o = sketch
-            .quantile(now, *q)
-            .map(|v| Duration::from_nanos(v.round() as u64));
-    }
-    samples
 }
 
 #[cfg(test)]
@@ -600,58 +418,16 @@ mod tests {
             all.add(v);
         }
         a.merge(&b);
-        for q in [0.1, 0.5, 0.9, 0.99] {
-            assert_eq!(a.quantile(q), all.quantile(q));
+        let qs = [0.99, 0.1, f64::NAN, 0.5, 0.9];
+        let mut together = [None; 5];
+        a.quantiles(&qs, &mut together);
+        for (q, t) in qs.iter().zip(together) {
+            assert_eq!(a.quantile(*q), all.quantile(*q));
+            assert_eq!(
+                t,
+                all.quantile(*q),
+                "one pass gives the same answers, in any order"
+            );
         }
-    }
-
-    #[test]
-    fn windows_follow_a_shift_in_the_distribution() {
-        let mut w = WindowedSketch::new(Duration::from_secs(300), 0.01, 1024);
-        let ms = 1e6;
-        // Ten minutes at 100 ms, then ten minutes at 1 s, one value a second.
-        for s in 0..600 {
-            w.add(Duration::from_secs(s), 100.0 * ms);
-        }
-        let before = w.quantile(Duration::from_secs(600), 0.5).unwrap();
-        assert!((before / (100.0 * ms) - 1.0).abs() <= 0.01);
-        for s in 600..1200 {
-            w.add(Duration::from_secs(s), 1000.0 * ms);
-        }
-        let after = w.quantile(Duration::from_secs(1200), 0.5).unwrap();
-        assert!((after / (1000.0 * ms) - 1.0).abs() <= 0.01, "got {after}");
-        let held = w.count(Duration::from_secs(1200));
-        assert!((150..=300).contains(&held), "held {held}");
-        // A long idle gap forgets everything.
-        assert_eq!(w.count(Duration::from_secs(5000)), 0);
-    }
-
-    #[test]
-    fn grouped_sketches_bound_groups_and_compare_before_adding() {
-        let groups = GroupedSketches::new(BaselineConfig {
-            max_groups: 32,
-            ..BaselineConfig::default()
-        });
-        let now = Duration::from_secs(1);
-        for g in 0..1000u64 {
-            groups.record(GroupKey(g << 40 | g), now, Duration::from_millis(g + 1));
-        }
-        assert!(groups.group_count() <= 32);
-        assert!(groups.evicted_groups() >= 968);
-
-        let key = GroupKey(7);
-        let mut out = [None];
-        assert_eq!(
-            groups.observe(key, now, Duration::from_secs(9), &[0.5], &mut out),
-            0
-        );
-        assert_eq!(out, [None]);
-        let samples = groups.observe(key, now, Duration::from_secs(1), &[0.5], &mut out);
-        assert_eq!(samples, 1);
-        let p50 = out[0].unwrap().as_secs_f64();
-        assert!((p50 / 9.0 - 1.0).abs() <= 0.01);
-        let baseline = groups.baseline(key, now).unwrap();
-        assert_eq!(baseline.samples, 2);
-        assert!(groups.baseline(GroupKey(12345), now).is_none());
     }
 }

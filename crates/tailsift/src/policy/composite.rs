@@ -18,6 +18,12 @@
 //! Otherwise the composite abstains. A sub-policy `Drop` counts as "does not keep": only a
 //! top-level `drop` vetoes. A sub-policy that fails uses its own `on_error` when it has one, and
 //! otherwise fails the whole composite (whose `on_error` then applies).
+//!
+//! Because `and` and `or` stop early, a stateful sub-policy after the deciding one does not see
+//! every trace: a `latency` policy inside `and` learns the baseline of the traces that passed the
+//! sub-policies before it, and a `rate_limit` there only spends tokens on them — usually what
+//! the operator means. Sub-policies do not get controller multipliers or stratum rates; those
+//! apply to top-level policies.
 
 use std::sync::Arc;
 

@@ -349,8 +349,13 @@ impl<'de> Visitor<'de> for PolicyConfigVisitor {
                 )))
             }
         };
-        let label = if name.is_empty() { "<unnamed>" } else { &name };
-        let fail = |msg: String| de::Error::custom(format!("policy `{label}`: {msg}"));
+        // Sub-policies may be unnamed; their errors are prefixed with the parent's name.
+        let label = if name.is_empty() {
+            "sub-policy".to_string()
+        } else {
+            format!("policy `{name}`")
+        };
+        let fail = |msg: String| de::Error::custom(format!("{label}: {msg}"));
         let kind = match take("kind") {
             Some(serde_json::Value::String(s)) => s,
             Some(other) => return Err(fail(format!("`kind` must be a string, got {other}"))),

@@ -86,7 +86,9 @@ impl Glob {
                     let Some(next) = chars.next() else {
                         return Err(format!("pattern `{pattern}` ends with a lone `\\`"));
                     };
-                    literal.push(next);
+                    if wildcards == 0 {
+                        literal.push(next);
+                    }
                     re.push_str(&regex::escape(&next.to_string()));
                 }
                 c => {

@@ -115,7 +115,7 @@ mod tests {
     fn error_status_is_kept_by_default() {
         let mut span = Span::default();
         assert_eq!(
-            verdict(ErrorsConfig::default(), &[span.clone()]),
+            verdict(ErrorsConfig::default(), std::slice::from_ref(&span)),
             Verdict::Abstain
         );
         span.status_code = StatusCode::Error;
@@ -181,7 +181,7 @@ mod tests {
             ..Span::default()
         };
         assert_eq!(
-            verdict(ErrorsConfig::default(), &[span.clone()]),
+            verdict(ErrorsConfig::default(), std::slice::from_ref(&span)),
             Verdict::Abstain
         );
         let config = ErrorsConfig {

@@ -6,7 +6,7 @@
 //! [`GroupKey`] without allocating, so looking a group up costs one hash per trace; the
 //! human-readable label is only built when a group is first seen.
 //!
-//! Per-group state lives in a [`GroupTable`]: sharded by key so threads deciding traces of
+//! Per-group state lives in a `GroupTable`: sharded by key so threads deciding traces of
 //! different groups rarely meet on a lock, and bounded, because group values come from traffic
 //! (a `group_by` on a high-cardinality attribute must not grow memory without limit). When a shard
 //! is full, the group seen least recently is evicted: cold groups are the cheapest to forget, and

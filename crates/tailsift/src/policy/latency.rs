@@ -231,11 +231,17 @@ impl Relative {
         }
         // Shared: the set attached p50/p95/p99 of this very group before any policy ran, and
         // attaches nothing while the group has no samples.
-        let attached = |b: Baseline| match self.quantile {
-            q if q == 0.5 => Some(b.p50),
-            q if q == 0.95 => Some(b.p95),
-            q if q == 0.99 => Some(b.p99),
-            _ => None,
+        let attached = |b: Baseline| {
+            let q = self.quantile;
+            if q == 0.5 {
+                Some(b.p50)
+            } else if q == 0.95 {
+                Some(b.p95)
+            } else if q == 0.99 {
+                Some(b.p99)
+            } else {
+                None
+            }
         };
         if [0.5, 0.95, 0.99].contains(&self.quantile) {
             return match trace.baseline() {

@@ -106,6 +106,40 @@ impl PolicySet {
     /// A trace no policy matches is kept iff `default_keep` (with adjusted count 1).
     ///
     /// Every top-level policy needs a unique, non-empty name; every config is validated.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tailsift::policy::errors::ErrorsConfig;
+    /// use tailsift::policy::representative::RepresentativeConfig;
+    /// use tailsift::{
+    ///     Decider, PolicyBuilders, PolicyConfig, PolicyKind, PolicySet, Span, SpanId, StatusCode,
+    ///     TraceFlags, TraceId, TraceView,
+    /// };
+    ///
+    /// let configs = [
+    ///     PolicyConfig::new("errors", PolicyKind::Errors(ErrorsConfig::default())),
+    ///     PolicyConfig::new(
+    ///         "baseline",
+    ///         PolicyKind::Representative(RepresentativeConfig {
+    ///             rate: 0.01,
+    ///             ..RepresentativeConfig::default()
+    ///         }),
+    ///     ),
+    /// ];
+    /// let set = PolicySet::new(&configs, &PolicyBuilders::new(), false)?;
+    ///
+    /// let spans = [Span {
+    ///     span_id: SpanId::from_u64(1),
+    ///     status_code: StatusCode::Error,
+    ///     ..Span::default()
+    /// }];
+    /// let mut view = TraceView::new(TraceId::from_u128(7), &spans, TraceFlags::default(), Duration::ZERO);
+    /// let outcome = set.decide(&mut view);
+    /// assert!(outcome.keep);
+    /// assert_eq!(outcome.adjusted_count, 1.0);
+    /// assert_eq!(set.drain_interval()[0].kept.traces, 1);
+    /// # Ok::<(), tailsift::PolicyConfigError>(())
+    /// ```
     pub fn new(
         configs: &[PolicyConfig],
         builders: &PolicyBuilders,
@@ -523,7 +557,12 @@ mod tests {
         let set = PolicySet::new(&configs, &PolicyBuilders::new(), false).unwrap();
         let now = Duration::from_secs(1);
         for i in 1..=100 {
-            assert!(!decide(&set, HIGH, &spans(false, i), now).keep || i > 10);
+            // Abstains (no fallback) until 10 samples; then each trace is the slowest so far.
+            assert_eq!(
+                decide(&set, HIGH, &spans(false, i), now).keep,
+                i > 10,
+                "trace {i}"
+            );
         }
         let sketches = set.baselines().unwrap();
         assert_eq!(
