@@ -2,7 +2,9 @@
 //!
 //! Operators name the operations they care about most — `"checkout:*"`, `"payment:Charge*"` —
 //! as `service:span-name` glob patterns (a pattern without `:` matches the span name in any
-//! service). By default a trace is kept only when a matching span lies on its *critical path*
+//! service). Since some instrumentations prefix span names with their service, a pattern with a
+//! `:` also matches a span whose whole name matches it (`payment:Charge*` matches a span named
+//! `payment:ChargeCard` in any service). By default a trace is kept only when a matching span lies on its *critical path*
 //! (the chain of work that determined its end-to-end duration, [`crate::critical_path`]): a
 //! payment call that ran in parallel and finished early did not make the user wait. With
 //! `anywhere = true` a matching span anywhere in the trace is enough.
@@ -125,6 +127,9 @@ impl Glob {
 struct Operation {
     service: Option<Glob>,
     name: Glob,
+    /// The whole pattern against the span name: some instrumentations prefix span names with
+    /// their service (`payment:Charge`), and `payment:Charge*` should match those too.
+    whole: Option<Glob>,
 }
 
 impl Operation {
@@ -143,20 +148,23 @@ impl Operation {
             Some(i) => Operation {
                 service: Some(Glob::parse(&pattern[..i])?),
                 name: Glob::parse(&pattern[i + 1..])?,
+                whole: Some(Glob::parse(pattern)?),
             },
             None => Operation {
                 service: None,
                 name: Glob::parse(pattern)?,
+                whole: None,
             },
         })
     }
 
     fn matches(&self, span: &Span) -> bool {
-        self.name.matches(&span.name)
+        let split = self.name.matches(&span.name)
             && self
                 .service
                 .as_ref()
-                .is_none_or(|s| s.matches(span.service_name()))
+                .is_none_or(|s| s.matches(span.service_name()));
+        split || self.whole.as_ref().is_some_and(|w| w.matches(&span.name))
     }
 }
 
@@ -291,6 +299,16 @@ mod tests {
             !keeps(&["frontend:Charge*"], false, shop()),
             "service must match too"
         );
+    }
+
+    #[test]
+    fn service_prefixed_span_names_match_the_whole_pattern() {
+        let prefixed = vec![
+            span(1, 0, "frontend", "GET /buy", 0, 100),
+            span(2, 1, "payment", "payment:ChargeCard", 10, 90),
+        ];
+        assert!(keeps(&["payment:Charge*"], false, prefixed.clone()));
+        assert!(!keeps(&["payment:Refund*"], false, prefixed));
     }
 
     #[test]
