@@ -180,6 +180,27 @@ impl Config {
         }
     }
 
+    /// Checks a config built in code the way [`Config::parse`] checks a file (without
+    /// positions).
+    pub fn validate(&self) -> Result<(), ConfigFileError> {
+        let problems: Vec<ConfigProblem> = self
+            .problems()
+            .into_iter()
+            .map(|(path, message)| ConfigProblem {
+                file: PathBuf::from("<config>"),
+                line: None,
+                column: None,
+                key: Some(dotted(&path)),
+                message,
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigFileError { problems })
+        }
+    }
+
     /// The engine's part of the config.
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {

@@ -114,6 +114,8 @@ pub struct IntervalMeasure {
     pub kept_spans: f64,
     /// Bytes actually kept.
     pub kept_bytes: f64,
+    /// Traces actually kept (sets how much sampling noise to expect in the kept counts).
+    pub kept_traces: f64,
     /// The fraction of a full interval this measure covers (1.0 normally; less for a burst
     /// retune).
     pub fraction: f64,
@@ -289,8 +291,14 @@ impl Controller {
             .map(|(m, s)| predicted_spans(m, s) * k)
             .sum();
         if predicted >= 1.0 && kept_spans > 0.0 {
+            // Sampling alone makes kept output wander by about 1/sqrt(kept traces); only a
+            // deviation well beyond that is a bias worth correcting, else every interval's noise
+            // would move the rates.
             let ratio = (kept_spans / predicted).clamp(0.25, 4.0);
-            self.correction = (0.5 * self.correction + 0.5 * ratio).clamp(0.25, 4.0);
+            let noise = 1.0 / measure.kept_traces.max(1.0).sqrt();
+            if (ratio / self.correction - 1.0).abs() > 3.0 * noise {
+                self.correction = (0.5 * self.correction + 0.5 * ratio).clamp(0.25, 4.0);
+            }
         }
         let overloaded = budget_spans.is_some_and(|b| kept_spans > OVERLOAD * b)
             || budget_bytes.is_some_and(|b| kept_bytes > OVERLOAD * b);
@@ -573,6 +581,7 @@ mod tests {
             ],
             kept_spans: errors * rate(0) + rest * rate(1),
             kept_bytes: (errors * rate(0) + rest * rate(1)) * 200.0,
+            kept_traces: (errors * rate(0) + rest * rate(1)) / 10.0,
             fraction: 1.0,
         }
     }

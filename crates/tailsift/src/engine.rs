@@ -205,6 +205,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Where decisions go, already shared.
+    pub fn shared_sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
     /// The engine's clock (default: the system's monotonic clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

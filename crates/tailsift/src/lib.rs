@@ -25,6 +25,7 @@ pub mod engine;
 mod metrics;
 pub mod policy;
 pub mod ring;
+pub mod sampler;
 pub mod sketch;
 pub mod span;
 pub mod verdict;
@@ -43,6 +44,7 @@ pub use policy::{
 };
 pub use policy::{Decider, Policy, PolicyError};
 pub use ring::Ring;
+pub use sampler::{Sampler, SamplerBuilder, SamplerError};
 pub use span::{
     Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Str,
     TraceId, Value,

@@ -40,7 +40,7 @@ pub use config::{
 };
 pub use group::{GroupBy, GroupKey};
 pub use rates::PolicyRates;
-pub use set::PolicySet;
+pub use set::{Explanation, PolicyExplanation, PolicySet};
 pub use stats::{PolicyInterval, PolicyTotals, StratumInterval, Volume};
 
 use crate::verdict::Verdict;

@@ -40,7 +40,7 @@ use super::config::{OnError, PolicyConfig, PolicyConfigError};
 use super::group::GroupBy;
 use super::rates::{clamp_rate, PolicyRates};
 use super::representative::RepresentativePolicy;
-use super::stats::{PolicyCounters, PolicyInterval, PolicyTotals, Volume};
+use super::stats::{PolicyCounters, PolicyInterval, PolicyTotals, Volume, VolumeCounter};
 use super::{Decider, Policy};
 use crate::sketch::{BaselineConfig, GroupedSketches};
 use crate::span::{Span, Str};
@@ -55,6 +55,8 @@ pub struct PolicySet {
     rates: Arc<ArcSwap<PolicyRates>>,
     /// Counts moved out of the interval counters by earlier drains, per policy.
     drained: Mutex<Vec<Totals>>,
+    /// Every kept trace once (whichever policies kept it, or the default).
+    kept: VolumeCounter,
 }
 
 struct SharedBaseline {
@@ -145,6 +147,15 @@ impl PolicySet {
         builders: &PolicyBuilders,
         default_keep: bool,
     ) -> Result<PolicySet, PolicyConfigError> {
+        PolicySet::with_baselines(configs, builders, default_keep, None)
+    }
+
+    fn with_baselines(
+        configs: &[PolicyConfig],
+        builders: &PolicyBuilders,
+        default_keep: bool,
+        reuse: Option<Arc<GroupedSketches>>,
+    ) -> Result<PolicySet, PolicyConfigError> {
         let mut names = hashbrown::HashSet::new();
         for (i, c) in configs.iter().enumerate() {
             if c.name.is_empty() {
@@ -164,7 +175,7 @@ impl PolicySet {
             .iter()
             .any(|c| needs_baseline(c, &shared))
             .then(|| SharedBaseline {
-                sketches: Arc::new(GroupedSketches::new(shared)),
+                sketches: reuse.unwrap_or_else(|| Arc::new(GroupedSketches::new(shared))),
                 group_by: GroupBy::root_operation(),
             });
         let rates = Arc::new(ArcSwap::from_pointee(PolicyRates::new(configs.len())));
@@ -217,6 +228,7 @@ impl PolicySet {
     ) -> PolicySet {
         PolicySet {
             drained: Mutex::new(vec![Totals::default(); entries.len()]),
+            kept: VolumeCounter::default(),
             entries,
             default_keep,
             baseline,
@@ -280,6 +292,7 @@ impl PolicySet {
             .enumerate()
             .map(|(index, e)| {
                 let matched = e.counters.matched.take();
+                let first = e.counters.first.take();
                 let kept = e.counters.kept.take();
                 let errors = e.counters.errors.swap(0, Ordering::Relaxed);
                 if let Some(t) = drained.get_mut(index) {
@@ -292,6 +305,7 @@ impl PolicySet {
                     name: e.name.clone(),
                     kind: e.kind,
                     matched,
+                    first,
                     kept,
                     errors,
                     strata: match &e.eval {
@@ -301,6 +315,79 @@ impl PolicySet {
                 }
             })
             .collect()
+    }
+
+    /// Every trace kept since the last call, counted once whichever policies kept it: the
+    /// controller's measure of kept output.
+    pub fn take_kept(&self) -> Volume {
+        self.kept.take()
+    }
+
+    /// Each policy's first-match demand so far in the current interval, without draining: what
+    /// a controller checks between intervals to see a surge early.
+    pub fn peek_first(&self) -> Vec<Volume> {
+        self.entries
+            .iter()
+            .map(|e| e.counters.first.peek())
+            .collect()
+    }
+
+    /// Evaluates every policy on `trace` and combines them as [`Decider::decide`] would, but
+    /// returns each policy's own verdict (or failure) beside the outcome, and counts nothing:
+    /// for `tailsift explain`. Stateful policies (rate limits, representative floors) still
+    /// see the trace.
+    pub fn explain(&self, trace: &mut TraceView<'_>) -> Explanation {
+        let rates = self.rates.load();
+        if let Some(b) = &self.baseline {
+            let key = b.group_by.key(trace);
+            trace.set_baseline(b.sketches.baseline(key, trace.now()));
+        }
+        let trace: &TraceView<'_> = trace;
+        let bytes = trace.spans().iter().map(|s| s.size_estimate() as u64).sum();
+        let policies: Vec<PolicyExplanation> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let multiplier = rates.multiplier(i);
+                let result = match &e.eval {
+                    Eval::Representative(r) => Ok(r.decide_with(trace, Some(&rates), bytes)),
+                    Eval::Dyn(p) => p.evaluate(trace).map(|v| scale(v, multiplier)),
+                };
+                let (verdict, error) = match result {
+                    Ok(v) => (v, None),
+                    Err(err) => (
+                        scale(e.on_error.verdict(&e.name), multiplier),
+                        Some(err.message),
+                    ),
+                };
+                PolicyExplanation {
+                    name: e.name.clone(),
+                    kind: e.kind,
+                    verdict,
+                    error,
+                }
+            })
+            .collect();
+        let outcome = combine(
+            trace.randomness(),
+            policies.iter().map(|p| p.verdict.clone()),
+            self.default_keep,
+        );
+        Explanation { policies, outcome }
+    }
+
+    /// Builds a set from `configs` like [`PolicySet::new`], carrying over what `previous` has
+    /// learned where it still applies — the shared latency baselines — so a config reload does
+    /// not forget the traffic. Rates start at 1 (the controller republishes its own).
+    pub fn rebuild(
+        previous: &PolicySet,
+        configs: &[PolicyConfig],
+        builders: &PolicyBuilders,
+        default_keep: bool,
+    ) -> Result<PolicySet, PolicyConfigError> {
+        let reuse = previous.baseline.as_ref().map(|b| b.sketches.clone());
+        PolicySet::with_baselines(configs, builders, default_keep, reuse)
     }
 
     /// Each policy's counts since the set was built (for reports: kept by policy).
@@ -324,6 +411,28 @@ impl PolicySet {
             })
             .collect()
     }
+}
+
+/// One policy's part in an [`Explanation`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyExplanation {
+    /// The policy.
+    pub name: Str,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its verdict (its `on_error` fallback when it failed), with the controller's rate applied.
+    pub verdict: Verdict,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// Why a trace was, or was not, kept: every policy's verdict and the combined outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    /// Per policy, in evaluation order.
+    pub policies: Vec<PolicyExplanation>,
+    /// The combined outcome.
+    pub outcome: Outcome,
 }
 
 /// Scales a `Keep` rate by a controller multiplier.
@@ -368,6 +477,7 @@ impl Decider for PolicySet {
             bytes: None,
         };
         let mut verdicts = Vec::with_capacity(self.entries.len());
+        let mut first_seen = false;
         for (i, e) in self.entries.iter().enumerate() {
             let multiplier = rates.multiplier(i);
             let result = match &e.eval {
@@ -382,7 +492,12 @@ impl Decider for PolicySet {
                 scale(e.on_error.verdict(&e.name), multiplier)
             });
             if matches!(verdict, Verdict::Keep { .. }) {
-                e.counters.matched.add(Volume::trace(spans, bytes.get()));
+                let volume = Volume::trace(spans, bytes.get());
+                e.counters.matched.add(volume);
+                if !first_seen {
+                    first_seen = true;
+                    e.counters.first.add(volume);
+                }
                 e.matched_metric.increment(1);
             }
             verdicts.push(verdict);
@@ -393,6 +508,7 @@ impl Decider for PolicySet {
             self.default_keep,
         );
         if outcome.keep {
+            self.kept.add(Volume::trace(spans, bytes.get()));
             for (e, v) in self.entries.iter().zip(&verdicts) {
                 if matches!(v, Verdict::Keep { .. }) {
                     e.counters.kept.add(Volume::trace(spans, bytes.get()));

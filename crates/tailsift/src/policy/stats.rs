@@ -84,6 +84,9 @@ pub struct PolicyInterval {
     pub kind: &'static str,
     /// Traces the policy returned `Keep` for, whatever the rate: its demand.
     pub matched: Volume,
+    /// Traces for which this policy was the first, in priority (configured) order, to return
+    /// `Keep`: its demand net of higher-priority policies, what the controller allocates by.
+    pub first: Volume,
     /// Traces kept with this policy among the reasons.
     pub kept: Volume,
     /// Evaluations that failed (answered by the policy's `on_error` fallback).
@@ -124,6 +127,7 @@ pub struct PolicyTotals {
 #[derive(Debug, Default)]
 pub(crate) struct PolicyCounters {
     pub(crate) matched: VolumeCounter,
+    pub(crate) first: VolumeCounter,
     pub(crate) kept: VolumeCounter,
     pub(crate) errors: AtomicU64,
 }
