@@ -225,7 +225,10 @@ fn steady_demand_ten_times_the_budget_converges_within_ten_intervals_and_stays()
                     .map(|(_, _, r)| *r)
             })
             .collect();
-        assert!(sign_flips(&rates) <= 2, "stratum {label} oscillates: {rates:?}");
+        assert!(
+            sign_flips(&rates) <= 2,
+            "stratum {label} oscillates: {rates:?}"
+        );
     }
 }
 
