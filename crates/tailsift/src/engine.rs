@@ -406,27 +406,10 @@ impl Engine {
     /// `completion_grace`) and traces that waited `decision_wait`.
     pub fn poll(&self, now: Duration) -> PollReport {
         let grace = self.config.buffer.completion_grace;
-        let decider = self.decider.read().clone();
         let mut report = PollReport::default();
-        let mut ready = Vec::new();
-        for shard in self.shards.iter() {
-            loop {
-                let mut decided = Vec::new();
-                {
-                    let mut shard = shard.lock();
-                    shard.take_due(now, grace, DECIDE_CHUNK, &mut ready);
-                    for trace in ready.drain(..) {
-                        decided.push(self.decide_locked(&*decider, &mut shard, trace, now));
-                    }
-                }
-                let full = decided.len() == DECIDE_CHUNK;
-                self.emit(decided, &mut report);
-                if !full {
-                    break;
-                }
-            }
-        }
-        self.publish_gauges();
+        self.decide_each_shard(now, &mut report, |shard, ready| {
+            shard.take_due(now, grace, DECIDE_CHUNK, ready)
+        });
         report
     }
 
@@ -439,46 +422,68 @@ impl Engine {
     /// trace. Spans ingested afterwards are rejected as `shut_down`. Returns what was decided.
     pub fn shutdown(&self) -> PollReport {
         self.closed.store(true, Ordering::Release);
-        let decider = self.decider.read().clone();
         let now = self.clock.now();
         let mut report = PollReport::default();
         let flags = TraceFlags {
             shutdown: true,
             ..TraceFlags::default()
         };
+        match self.config.buffer.on_shutdown {
+            ShutdownMode::Decide => self.decide_each_shard(now, &mut report, |shard, ready| {
+                while ready.len() < DECIDE_CHUNK {
+                    match shard.take_oldest(flags) {
+                        Some(trace) => ready.push(trace),
+                        None => break,
+                    }
+                }
+            }),
+            ShutdownMode::Drop => {
+                for shard in self.shards.iter() {
+                    let mut shard = shard.lock();
+                    while let Some(trace) = shard.take_oldest(flags) {
+                        let n = trace.spans.len() as u64;
+                        shard.counters.traces_dropped += 1;
+                        shard.counters.spans_dropped += n;
+                        report.traces_dropped += 1;
+                        report.spans_dropped += n;
+                        self.metrics.decided(false, n, DecisionFlags::from(flags));
+                    }
+                }
+                self.publish_gauges();
+            }
+        }
+        report
+    }
+
+    /// For each shard, repeatedly takes up to [`DECIDE_CHUNK`] traces with `take` and decides
+    /// them under the shard's lock, emitting after the lock is released, until `take` comes back
+    /// with less than a full chunk.
+    fn decide_each_shard(
+        &self,
+        now: Duration,
+        report: &mut PollReport,
+        mut take: impl FnMut(&mut Shard, &mut Vec<ReadyTrace>),
+    ) {
+        let decider = self.decider.read().clone();
+        let mut ready = Vec::new();
         for shard in self.shards.iter() {
             loop {
                 let mut decided = Vec::new();
                 {
                     let mut shard = shard.lock();
-                    while decided.len() < DECIDE_CHUNK {
-                        let Some(trace) = shard.take_oldest(flags) else {
-                            break;
-                        };
-                        match self.config.buffer.on_shutdown {
-                            ShutdownMode::Decide => {
-                                decided.push(self.decide_locked(&*decider, &mut shard, trace, now))
-                            }
-                            ShutdownMode::Drop => {
-                                let n = trace.spans.len() as u64;
-                                shard.counters.traces_dropped += 1;
-                                shard.counters.spans_dropped += n;
-                                report.traces_dropped += 1;
-                                report.spans_dropped += n;
-                                self.metrics.decided(false, n, DecisionFlags::from(flags));
-                            }
-                        }
+                    take(&mut shard, &mut ready);
+                    for trace in ready.drain(..) {
+                        decided.push(self.decide_locked(&*decider, &mut shard, trace, now));
                     }
                 }
                 let full = decided.len() == DECIDE_CHUNK;
-                self.emit(decided, &mut report);
+                self.emit(decided, report);
                 if !full {
                     break;
                 }
             }
         }
         self.publish_gauges();
-        report
     }
 
     /// A snapshot of the counters (locks each shard briefly).
