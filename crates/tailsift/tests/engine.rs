@@ -416,3 +416,39 @@ fn conservation_four_ingest_threads_one_poller_one_million_spans() {
     assert_eq!(forwarded, stats.spans_forwarded);
     assert!(stats.traces_kept > 0 && stats.traces_dropped > 0);
 }
+
+#[test]
+fn kept_spans_carry_the_threshold_and_adjusted_count_when_configured() {
+    let mut cfg = config(1);
+    cfg.output.write_threshold = true;
+    cfg.output.adjusted_count_attribute = Some("sampling.adjusted_count".into());
+    fn quarter(_: &TraceView<'_>) -> Verdict {
+        Verdict::keep_at("quarter", 0.25)
+    }
+    let h = Harness::new(cfg, quarter);
+    // Randomness 0xff.. passes any threshold; the vendor entry must survive.
+    let mut root = span(u128::MAX, 1, 0);
+    root.trace_state = "vendor=abc".into();
+    h.engine.ingest(vec![root]);
+    h.advance(Duration::from_secs(2));
+    let d = h.drain();
+    assert!(d[0].keep);
+    assert_eq!(d[0].adjusted_count, 4.0);
+    let kept = &d[0].spans[0];
+    assert_eq!(&*kept.trace_state, "ot=th:c,vendor=abc");
+    assert_eq!(
+        kept.attribute("sampling.adjusted_count"),
+        Some(&tailsift::Value::Double(4.0))
+    );
+}
+
+#[test]
+fn without_output_settings_kept_spans_leave_unchanged() {
+    let h = Harness::new(config(1), keep_all);
+    let mut root = span(5, 1, 0);
+    root.trace_state = "vendor=abc".into();
+    let sent = root.clone();
+    h.engine.ingest(vec![root]);
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.drain()[0].spans[0], sent);
+}
