@@ -6,8 +6,8 @@
 //! parameters and a chart of its step response are written down in `docs/CONTROLLER.md`.
 //!
 //! 1. **Forecast** each policy's demand (what it matched, at rate 1, attributed to the first
-//!    policy in priority order that matched) with an EMA; a surge of `burst_factor` × the
-//!    forecast replaces the forecast at once.
+//!    policy in priority order that matched) with an EMA; a surge to `burst_factor` × the
+//!    forecast, or a fall to 1/`burst_factor` of it, replaces the forecast at once.
 //! 2. **Allocate** the budget in priority order: each policy takes what its forecast needs at
 //!    rate 1, or what is left after reserving the lower policies' `min_share`s, capped by its own
 //!    `max_share`; what it does not use flows down. A stratified policy (`representative`) shares
@@ -156,7 +156,11 @@ impl GroupState {
     fn observe(&mut self, seen: Demand, weight: f64, burst: f64) -> Demand {
         let next = match self.forecast {
             None => seen,
-            Some(f) if seen.spans > burst * f.spans.max(1.0) => seen,
+            // A surge or a collapse by `burst`× replaces the forecast: a burst must be cut at
+            // once, and budget a vanished burst no longer needs must flow down at once.
+            Some(f) if seen.spans > burst * f.spans.max(1.0) || seen.spans * burst < f.spans => {
+                seen
+            }
             Some(f) => Demand {
                 traces: weight * seen.traces + (1.0 - weight) * f.traces,
                 spans: weight * seen.spans + (1.0 - weight) * f.spans,
@@ -291,14 +295,17 @@ impl Controller {
             .map(|(m, s)| predicted_spans(m, s) * k)
             .sum();
         if predicted >= 1.0 && kept_spans > 0.0 {
-            // Sampling alone makes kept output wander by about 1/sqrt(kept traces); only a
-            // deviation well beyond that is a bias worth correcting, else every interval's noise
-            // would move the rates.
+            // Sampling makes kept output wander by about 1/sqrt(kept traces) each interval: a
+            // slow average finds the bias without chasing the noise (which the rate deadband
+            // absorbs), and a deviation far beyond the noise is taken at once.
             let ratio = (kept_spans / predicted).clamp(0.25, 4.0);
             let noise = 1.0 / measure.kept_traces.max(1.0).sqrt();
-            if (ratio / self.correction - 1.0).abs() > 3.0 * noise {
-                self.correction = (0.5 * self.correction + 0.5 * ratio).clamp(0.25, 4.0);
-            }
+            let weight = if (ratio / self.correction - 1.0).abs() > 4.0 * noise {
+                0.5
+            } else {
+                0.25
+            };
+            self.correction = ((1.0 - weight) * self.correction + weight * ratio).clamp(0.25, 4.0);
         }
         let overloaded = budget_spans.is_some_and(|b| kept_spans > OVERLOAD * b)
             || budget_bytes.is_some_and(|b| kept_bytes > OVERLOAD * b);
@@ -348,14 +355,56 @@ impl Controller {
             }
         }
 
-        // Clamp and publish.
+        // Clamp and publish. A policy's kept output may rise by `max_change` of the budget per
+        // interval beyond the relative ×(1 + max_change): `room` is that much, in the unit the
+        // budget is counted in.
+        let unit = match (budget_spans, budget_bytes) {
+            (Some(b), _) => Some((b, Unit::Spans)),
+            (None, Some(b)) => Some((b, Unit::Bytes)),
+            (None, None) => None,
+        };
         let mut rates = Rates::default();
-        for (s, (target, strata)) in self.policies.iter_mut().zip(targets) {
-            s.group.rate = clamp_change(s.group.rate, target, overloaded, &p);
+        for (s, ((target, strata), (forecast, strata_forecast))) in self
+            .policies
+            .iter_mut()
+            .zip(targets.into_iter().zip(&forecasts))
+        {
+            let room = unit.map(|(b, u)| (p.max_change * b, u));
+            let lift = match room {
+                Some((room, u)) if u.of(forecast) > 0.0 => room / u.of(forecast),
+                _ => 1.0,
+            };
+            s.group.rate = clamp_change(s.group.rate, target, lift, overloaded, &p);
+            // Strata share the policy's room in proportion to how far each is below its target,
+            // so they all reach their targets together rather than the largest first.
+            let demand_of = |key: &Str| {
+                strata_forecast
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, d)| *d)
+                    .unwrap_or_default()
+            };
+            let deficits: Vec<(Str, f64, f64)> = strata
+                .into_iter()
+                .map(|(key, target)| {
+                    let old = s.strata.get(&key).map_or(1.0, |g| g.rate);
+                    let need = room.map_or(0.0, |(_, u)| u.of(&demand_of(&key)));
+                    let deficit = (target - old).max(0.0) * need;
+                    (key, target, deficit)
+                })
+                .collect();
+            let total_deficit: f64 = deficits.iter().map(|d| d.2).sum();
             let mut out = HashMap::new();
-            for (key, target) in strata {
+            for (key, target, deficit) in deficits {
                 let g = s.strata.entry(key.clone()).or_insert_with(GroupState::new);
-                g.rate = clamp_change(g.rate, target, overloaded, &p);
+                let share = match room {
+                    Some((room, u)) if deficit > 0.0 => {
+                        let granted = deficit * (room / total_deficit).min(1.0);
+                        granted / u.of(&demand_of(&key))
+                    }
+                    _ => 1.0,
+                };
+                g.rate = clamp_change(g.rate, target, share, overloaded, &p);
                 out.insert(key, g.rate);
             }
             rates.policies.push(PolicyRate {
@@ -527,12 +576,16 @@ fn water_fill(
     (rates, used)
 }
 
-fn clamp_change(old: f64, target: f64, overloaded: bool, p: &ControlParams) -> f64 {
+/// Moves a rate from `old` toward `target` within the clamps. `lift` is the rate step that adds
+/// `max_change` of the budget at the policy's forecast demand: a rise may always go that far,
+/// so a rate cut to the floor by an overload recovers in a few intervals, not dozens of ×1.2
+/// steps.
+fn clamp_change(old: f64, target: f64, lift: f64, overloaded: bool, p: &ControlParams) -> f64 {
     let target = target.clamp(p.floor_rate, 1.0);
     if (target / old - 1.0).abs() < DEADBAND && target < 1.0 {
         return old;
     }
-    let up = old * (1.0 + p.max_change);
+    let up = (old * (1.0 + p.max_change)).max(old + lift);
     let down = old * (1.0 - p.max_change);
     let next = if target > up {
         up
@@ -616,10 +669,30 @@ mod tests {
             (rates.policies[1].rate - 0.1).abs() < 0.01,
             "overload cuts at once"
         );
-        // Demand falls to a tenth: the rate may rise only 20% per interval.
+        // Demand falls to a tenth (a collapse: the forecast follows at once): the rate may rise
+        // by ×1.2, or by the step that adds 20% of the budget at that demand, whichever is more.
         rates = c.step(&measure(0.0, 1_000.0, &rates));
         let r = rates.policies[1].rate;
-        assert!(r <= 0.1 * 1.2 + 1e-9, "{r}");
+        let lift = 0.2 * 1_000.0 / 1_000.0;
+        assert!(r > 0.1 * 1.2 && r <= 0.1 + lift + 1e-9, "{r}");
+    }
+
+    #[test]
+    fn a_rate_cut_to_the_floor_recovers_in_a_few_intervals() {
+        let mut c = Controller::new(params(1_000.0));
+        let mut rates = Rates::default();
+        // Errors take the whole budget: the rest is cut to the floor.
+        for _ in 0..3 {
+            rates = c.step(&measure(2_000.0, 10_000.0, &rates));
+        }
+        assert_eq!(rates.policies[1].rate, 1e-4);
+        // The errors stop: the rest should be back near its share (0.1) within 8 intervals.
+        let mut steps = 0;
+        while rates.policies[1].rate < 0.095 && steps < 20 {
+            rates = c.step(&measure(0.0, 10_000.0, &rates));
+            steps += 1;
+        }
+        assert!(steps <= 8, "recovered after {steps} intervals");
     }
 
     #[test]

@@ -344,3 +344,28 @@ fn adjusted_counts_estimate_the_true_count_while_rates_change() {
         "rates changed: {rates:?}"
     );
 }
+
+#[test]
+fn after_an_error_burst_lower_policies_recover_within_a_few_intervals() {
+    let mut sim = Sim::new(BUDGET, 7);
+    for _ in 0..6 {
+        sim.run_second(40_000, 0);
+    }
+    for _ in 0..4 {
+        // A burst: errors alone are twice the budget.
+        sim.run_second(40_000, 8_000);
+    }
+    for _ in 0..10 {
+        sim.run_second(40_000, 0);
+    }
+    let kept = sim.kept_per_second();
+    let back = (10..kept.len())
+        .find(|&i| within(kept[i], BUDGET, 0.05))
+        .unwrap_or_else(|| panic!("kept output never returns to the budget: {kept:?}"));
+    // Kept output may rise by max_change (20%) of the budget per interval: from nothing back to
+    // the budget in five intervals, plus one to see the burst end and one to settle.
+    assert!(
+        back <= 10 + 5 + 2,
+        "back on budget at interval {back}: {kept:?}"
+    );
+}
