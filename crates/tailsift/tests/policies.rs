@@ -554,3 +554,48 @@ min_per_minute = 500
         .unwrap();
     assert!((0.4..=0.6).contains(&rare.rate), "rare rate {}", rare.rate);
 }
+
+#[test]
+fn decide_explained_gives_each_verdict_and_counts_once() {
+    let configs = parse(
+        r#"
+[[policy]]
+name = "errors"
+kind = "errors"
+
+[[policy]]
+name = "sample"
+kind = "representative"
+rate = 0.5
+
+[[policy]]
+name = "health"
+kind = "drop"
+policy = { kind = "string_attribute", key = "http.route", values = ["/healthz"] }
+"#,
+    )
+    .expect("valid policies");
+    let set = PolicySet::new(&configs, &PolicyBuilders::default(), false).expect("builds");
+    let spans = vec![Span {
+        trace_id: TraceId::from_u128(u128::MAX),
+        span_id: SpanId::from_u64(1),
+        status_code: StatusCode::Error,
+        ..Span::default()
+    }];
+    let mut view = TraceView::new(
+        TraceId::from_u128(u128::MAX),
+        &spans,
+        TraceFlags::default(),
+        Duration::ZERO,
+    );
+    let explained = set.decide_explained(&mut view);
+    let kinds: Vec<&str> = explained.policies.iter().map(|p| p.kind).collect();
+    assert_eq!(kinds, ["errors", "representative", "drop"]);
+    assert!(matches!(explained.policies[0].verdict, Verdict::Keep { rate, .. } if rate == 1.0));
+    assert!(matches!(explained.policies[1].verdict, Verdict::Keep { rate, .. } if rate == 0.5));
+    assert_eq!(explained.policies[2].verdict, Verdict::Abstain);
+    assert!(explained.outcome.keep);
+    let totals = set.totals();
+    assert_eq!(totals[0].matched.traces, 1, "counted once, like decide");
+    assert_eq!(totals[0].kept.traces, 1);
+}

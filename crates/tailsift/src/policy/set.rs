@@ -332,48 +332,24 @@ impl PolicySet {
             .collect()
     }
 
-    /// Evaluates every policy on `trace` and combines them as [`Decider::decide`] would, but
-    /// returns each policy's own verdict (or failure) beside the outcome, and counts nothing:
-    /// for `tailsift explain`. Stateful policies (rate limits, representative floors) still
-    /// see the trace.
-    pub fn explain(&self, trace: &mut TraceView<'_>) -> Explanation {
-        let rates = self.rates.load();
-        if let Some(b) = &self.baseline {
-            let key = b.group_by.key(trace);
-            trace.set_baseline(b.sketches.baseline(key, trace.now()));
-        }
-        let trace: &TraceView<'_> = trace;
-        let bytes = trace.spans().iter().map(|s| s.size_estimate() as u64).sum();
-        let policies: Vec<PolicyExplanation> = self
+    /// Decides `trace` exactly as [`Decider::decide`] does — counting, learning baselines and
+    /// spending rate-limit tokens once — and also returns each policy's own verdict and
+    /// failure: for `tailsift explain`.
+    pub fn decide_explained(&self, trace: &mut TraceView<'_>) -> Explanation {
+        let mut errors = Vec::with_capacity(self.entries.len());
+        let (verdicts, outcome) = self.evaluate(trace, Some(&mut errors));
+        let policies = self
             .entries
             .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let multiplier = rates.multiplier(i);
-                let result = match &e.eval {
-                    Eval::Representative(r) => Ok(r.decide_with(trace, Some(&rates), bytes)),
-                    Eval::Dyn(p) => p.evaluate(trace).map(|v| scale(v, multiplier)),
-                };
-                let (verdict, error) = match result {
-                    Ok(v) => (v, None),
-                    Err(err) => (
-                        scale(e.on_error.verdict(&e.name), multiplier),
-                        Some(err.message),
-                    ),
-                };
-                PolicyExplanation {
-                    name: e.name.clone(),
-                    kind: e.kind,
-                    verdict,
-                    error,
-                }
+            .zip(verdicts)
+            .zip(errors)
+            .map(|((e, verdict), error)| PolicyExplanation {
+                name: e.name.clone(),
+                kind: e.kind,
+                verdict,
+                error,
             })
             .collect();
-        let outcome = combine(
-            trace.randomness(),
-            policies.iter().map(|p| p.verdict.clone()),
-            self.default_keep,
-        );
         Explanation { policies, outcome }
     }
 
@@ -463,6 +439,18 @@ impl LazyBytes<'_> {
 
 impl Decider for PolicySet {
     fn decide(&self, trace: &mut TraceView<'_>) -> Outcome {
+        self.evaluate(trace, None).1
+    }
+}
+
+impl PolicySet {
+    /// Evaluates every policy in order, counts demand and kept output, learns the baseline, and
+    /// combines. With `errors`, records each policy's failure message (or `None`).
+    fn evaluate(
+        &self,
+        trace: &mut TraceView<'_>,
+        mut errors: Option<&mut Vec<Option<String>>>,
+    ) -> (Vec<Verdict>, Outcome) {
         let rates = self.rates.load();
         let now = trace.now();
         let group = self.baseline.as_ref().map(|b| {
@@ -485,12 +473,23 @@ impl Decider for PolicySet {
                 Eval::Representative(r) => Ok(r.decide_with(trace, Some(&rates), bytes.get())),
                 Eval::Dyn(p) => p.evaluate(trace).map(|v| scale(v, multiplier)),
             };
-            let verdict = result.unwrap_or_else(|err| {
-                e.counters.errors.fetch_add(1, Ordering::Relaxed);
-                e.errors_metric.increment(1);
-                tracing::debug!(policy = %e.name, error = %err, "policy failed; using its on_error verdict");
-                scale(e.on_error.verdict(&e.name), multiplier)
-            });
+            let verdict = match result {
+                Ok(v) => {
+                    if let Some(errors) = errors.as_deref_mut() {
+                        errors.push(None);
+                    }
+                    v
+                }
+                Err(err) => {
+                    e.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    e.errors_metric.increment(1);
+                    tracing::debug!(policy = %e.name, error = %err, "policy failed; using its on_error verdict");
+                    if let Some(errors) = errors.as_deref_mut() {
+                        errors.push(Some(err.message));
+                    }
+                    scale(e.on_error.verdict(&e.name), multiplier)
+                }
+            };
             if matches!(verdict, Verdict::Keep { .. }) {
                 let volume = Volume::trace(spans, bytes.get());
                 e.counters.matched.add(volume);
@@ -519,7 +518,7 @@ impl Decider for PolicySet {
         if let (Some(b), Some(key)) = (&self.baseline, group) {
             b.sketches.record(key, now, trace.duration());
         }
-        outcome
+        (verdicts, outcome)
     }
 }
 
