@@ -7,12 +7,9 @@
 //! verdict, and records what an operator needs: the verdicts and why, the randomness that
 //! decided the probabilistic keeps, the adjusted count, and the critical path.
 //!
-//! Each verdict comes from a *twin* of the policy, built on its own and fed the same traces in
-//! the same order, so its state (latency sketches, strata counts, token buckets) evolves as the
-//! set's does without the set counting any trace twice. The controller's rates of the moment
-//! are applied as the set applies them: a policy's multiplier to its keeps; for a
-//! representative policy, its stratum's rate, raised to the stratum's `min_per_minute` floor
-//! (its twin is built with rate 0, so what it returns is exactly that floor).
+//! The verdicts come from the set itself ([`PolicySet::decide_explained`]): the very decision
+//! the replay makes, counted once, with each policy's verdict (the controller's rates of the
+//! moment applied) and failure beside it.
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -21,11 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tailsift::policy::{build_policy, GroupBy, PolicyKind, PolicyRates};
-use tailsift::verdict::{combine, keeps, Outcome};
-use tailsift::{
-    ChannelSink, Decider, Policy, PolicyConfig, PolicySet, Str, TraceId, TraceView, Verdict,
-};
+use tailsift::policy::PolicyKind;
+use tailsift::verdict::{keeps, Outcome};
+use tailsift::{ChannelSink, Decider, PolicyConfig, PolicySet, TraceId, TraceView, Verdict};
 
 use crate::error::CliError;
 use crate::pipeline::Pipeline;
@@ -58,69 +53,9 @@ struct Explanation {
     text: String,
 }
 
-/// A policy's twin.
-struct Twin {
-    policy: Arc<dyn Policy>,
-    /// For a representative policy: its strata and configured rate (the twin has rate 0).
-    stratified: Option<(GroupBy, f64)>,
-}
-
-impl Twin {
-    fn build(config: &PolicyConfig) -> Result<Twin, CliError> {
-        let builders = policies::builders();
-        let (config, stratified) = match &config.kind {
-            PolicyKind::Representative(r) => {
-                let group_by = match &r.group_by {
-                    Some(keys) => GroupBy::new(keys).map_err(CliError::Usage)?,
-                    None => GroupBy::root_operation(),
-                };
-                let mut zero = r.clone();
-                zero.rate = 0.0;
-                let mut twin = config.clone();
-                twin.kind = PolicyKind::Representative(zero);
-                (twin, Some((group_by, r.rate)))
-            }
-            _ => (config.clone(), None),
-        };
-        let policy =
-            build_policy(&config, &builders).map_err(|e| CliError::Usage(e.to_string()))?;
-        Ok(Twin { policy, stratified })
-    }
-
-    /// The verdict the set gives with its rate table `rates`, this policy being the `index`th.
-    fn opinion(&self, view: &TraceView<'_>, rates: &PolicyRates, index: usize) -> Opinion {
-        let multiplier = rates.multiplier(index);
-        match (self.policy.evaluate(view), &self.stratified) {
-            (
-                Ok(Verdict::Keep {
-                    reason,
-                    rate: floor,
-                }),
-                Some((group_by, configured)),
-            ) => {
-                let base = rates
-                    .stratum_rate(index, group_by.key(view))
-                    .unwrap_or(*configured)
-                    * multiplier;
-                Opinion::Verdict(Verdict::Keep {
-                    reason,
-                    rate: base.max(floor).clamp(0.0, 1.0),
-                })
-            }
-            (Ok(Verdict::Keep { reason, rate }), None) => Opinion::Verdict(Verdict::Keep {
-                reason,
-                rate: (rate * multiplier).clamp(0.0, 1.0),
-            }),
-            (Ok(v), _) => Opinion::Verdict(v),
-            (Err(e), _) => Opinion::Failed(e.message),
-        }
-    }
-}
-
 /// The decider `explain` puts around the policy set.
 struct Explainer {
     set: Arc<PolicySet>,
-    twins: Vec<Twin>,
     configs: Vec<PolicyConfig>,
     wanted: Option<HashSet<TraceId>>,
     out: Mutex<Vec<Explanation>>,
@@ -128,58 +63,28 @@ struct Explainer {
 
 impl Decider for Explainer {
     fn decide(&self, view: &mut TraceView<'_>) -> Outcome {
-        let outcome = self.set.decide(view);
         if self
             .wanted
             .as_ref()
             .is_some_and(|w| !w.contains(&view.trace_id()))
         {
-            return outcome;
+            return self.set.decide(view);
         }
-        let rates = self.set.rates();
-        let opinions: Vec<Opinion> = self
-            .twins
-            .iter()
-            .enumerate()
-            .map(|(i, twin)| twin.opinion(view, &rates, i))
+        let explained = self.set.decide_explained(view);
+        let opinions: Vec<Opinion> = explained
+            .policies
+            .into_iter()
+            .map(|p| match p.error {
+                Some(message) => Opinion::Failed(message),
+                None => Opinion::Verdict(p.verdict),
+            })
             .collect();
-        let mut text = render(view, &outcome, &opinions, &self.configs);
-        // The twins' verdicts must combine to the set's own decision; say so if they do not.
-        let verdicts = opinions
-            .iter()
-            .zip(&self.configs)
-            .enumerate()
-            .map(|(i, (o, c))| match o {
-                Opinion::Verdict(v) => v.clone(),
-                Opinion::Failed(_) => match c
-                    .on_error
-                    .unwrap_or_default()
-                    .verdict(&Str::from(c.name.as_str()))
-                {
-                    Verdict::Keep { reason, rate } => Verdict::Keep {
-                        reason,
-                        rate: (rate * rates.multiplier(i)).clamp(0.0, 1.0),
-                    },
-                    other => other,
-                },
-            });
-        let check = combine(view.randomness(), verdicts, self.set.default_keep());
-        let tolerance = 1e-9 * outcome.adjusted_count.max(1.0);
-        if check.keep != outcome.keep
-            || (check.adjusted_count - outcome.adjusted_count).abs() > tolerance
-        {
-            text.push_str(&format!(
-                "\n  note: the verdicts above combine to {} (adjusted count {}), not to the \
-                 decision made; a policy's state has drifted from its twin's (please report it)",
-                if check.keep { "KEEP" } else { "DROP" },
-                trim(check.adjusted_count)
-            ));
-        }
+        let text = render(view, &explained.outcome, &opinions, &self.configs);
         self.out.lock().push(Explanation {
-            outcome: outcome.clone(),
+            outcome: explained.outcome.clone(),
             text,
         });
-        outcome
+        explained.outcome
     }
 }
 
@@ -201,17 +106,11 @@ pub fn run(opts: Options) -> Result<(), CliError> {
         }
         Some(ids)
     };
-    let twins = config
-        .policies
-        .iter()
-        .map(Twin::build)
-        .collect::<Result<Vec<_>, _>>()?;
     let configs = config.policies.clone();
     let (sink, decisions) = ChannelSink::new(None);
     let mut pipeline = Pipeline::new(config, sink)?;
     let explainer = Arc::new(Explainer {
         set: pipeline.policy_set(),
-        twins,
         configs,
         wanted,
         out: Mutex::new(Vec::new()),
