@@ -1,0 +1,88 @@
+//! Completion and decision: a poll that finds complete traces and decides them with the
+//! anchor's policies (sort, view, policies, combine, decision cache, sink drop); and the same
+//! end to end (ingest + poll) for traces of 1 to 1,000 spans, to see whether the cost per span
+//! stays flat as traces grow.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tailsift::{Engine, ManualClock, Span};
+use tailsift_benches::workloads::{anchor_policy_set, engine_config, SpanFactory};
+
+mod common;
+
+fn engine(clock: &ManualClock) -> Engine {
+    let set = anchor_policy_set().expect("the anchor's policies are valid");
+    Engine::builder(engine_config())
+        .decider(set)
+        .sink(|_d: tailsift::Decision| {})
+        .clock(clock.clone())
+        .build()
+        .expect("the default engine config is valid")
+}
+
+fn spans(traces: usize, spans: usize) -> Vec<Vec<Span>> {
+    let factory = SpanFactory::new();
+    let all: Vec<Span> = (0..traces as u128)
+        .flat_map(|t| factory.trace(t + 1, spans, Duration::from_millis(50), t % 20 == 0))
+        .collect();
+    all.chunks(10_000).map(<[Span]>::to_vec).collect()
+}
+
+fn decide(c: &mut Criterion) {
+    let grace = engine_config().buffer.completion_grace;
+    let mut group = c.benchmark_group("decide");
+    let input = spans(1_000, 10);
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("poll_1000_complete_traces_x_10_spans", |b| {
+        b.iter_batched(
+            || {
+                let clock = ManualClock::new();
+                let engine = engine(&clock);
+                for batch in input.clone() {
+                    engine.ingest(batch);
+                }
+                (engine, clock)
+            },
+            |(engine, clock)| {
+                clock.advance(grace);
+                engine.poll_now();
+                engine
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
+    // Ingest + decide, 10,000 spans per iteration, in traces of n spans.
+    let mut group = c.benchmark_group("end_to_end_by_trace_size");
+    for n in [1usize, 10, 100, 1_000] {
+        let input = spans(10_000 / n, n);
+        group.throughput(Throughput::Elements(10_000));
+        group.bench_function(format!("{n}_spans_per_trace"), |b| {
+            b.iter_batched(
+                || {
+                    let clock = ManualClock::new();
+                    (engine(&clock), clock, input.clone())
+                },
+                |(engine, clock, input)| {
+                    for batch in input {
+                        engine.ingest(batch);
+                    }
+                    clock.advance(grace);
+                    engine.poll_now();
+                    engine
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = decide
+}
+criterion_main!(benches);

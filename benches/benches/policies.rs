@@ -1,0 +1,175 @@
+//! Native policies, one trace at a time: each built-in's `evaluate` over a prebuilt view, the
+//! anchor's and the mission's whole policy sets (`Decider::decide`, baseline and counting
+//! included), and the facts policies share: building a `TraceView`, its children index and its
+//! critical path (which must stay linear in spans).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tailsift::policy::attribute::{AttributeScope, StringAttributeConfig};
+use tailsift::policy::errors::ErrorsConfig;
+use tailsift::policy::latency::LatencyConfig;
+use tailsift::policy::representative::RepresentativeConfig;
+use tailsift::policy::span_count::SpanCountConfig;
+use tailsift::policy::status_code::StatusCodeConfig;
+use tailsift::policy::{build_policy, PolicyConfig, PolicyKind};
+use tailsift::{Decider, Span, TraceFlags, TraceView};
+use tailsift_benches::workloads::{
+    anchor_policy_set, builders, collect_traces, mission_policies, mission_policy_set, PolicyForm,
+    SpanFactory,
+};
+use tailsift_traffic::Workload;
+
+mod common;
+
+fn view(spans: &[Span]) -> TraceView<'_> {
+    TraceView::new(
+        spans[0].trace_id,
+        spans,
+        TraceFlags::default(),
+        Duration::from_secs(60),
+    )
+}
+
+fn mission_traces() -> Vec<Vec<Span>> {
+    let workload = Workload::from_name("mission").expect("mission is a workload");
+    collect_traces(&workload, 2_000).expect("the mission traffic builds")
+}
+
+fn native(c: &mut Criterion) {
+    let traces = mission_traces();
+    let policies: Vec<(&str, PolicyKind)> = vec![
+        ("errors", PolicyKind::Errors(ErrorsConfig::default())),
+        (
+            "status_code",
+            PolicyKind::StatusCode(StatusCodeConfig {
+                status_codes: vec!["ERROR".into()],
+            }),
+        ),
+        (
+            "latency_absolute",
+            PolicyKind::Latency(LatencyConfig::absolute(Duration::from_millis(500))),
+        ),
+        (
+            "latency_p95",
+            PolicyKind::Latency(LatencyConfig {
+                quantile: Some(0.95),
+                min_samples: Some(10),
+                ..LatencyConfig::default()
+            }),
+        ),
+        (
+            "critical_path",
+            // The demo's `checkout` policy.
+            mission_policies(PolicyForm::Native)
+                .ok()
+                .and_then(|p| p.into_iter().find(|p| p.name == "checkout"))
+                .map(|p| p.kind)
+                .expect("the demo config has its checkout policy"),
+        ),
+        (
+            "representative",
+            PolicyKind::Representative(RepresentativeConfig {
+                rate: 0.1,
+                min_per_minute: 6.0,
+                ..RepresentativeConfig::default()
+            }),
+        ),
+        (
+            "string_attribute",
+            PolicyKind::StringAttribute(StringAttributeConfig {
+                key: "http.route".into(),
+                value: Some("/api/checkout".into()),
+                scope: AttributeScope::default(),
+                ..StringAttributeConfig::default()
+            }),
+        ),
+        (
+            "span_count",
+            PolicyKind::SpanCount(SpanCountConfig {
+                min: Some(20),
+                max: None,
+            }),
+        ),
+    ];
+    let mut group = c.benchmark_group("native_policy_per_trace");
+    group.throughput(Throughput::Elements(traces.len() as u64));
+    for (name, kind) in policies {
+        let policy = build_policy(&PolicyConfig::new(name, kind), &builders())
+            .expect("the bench's policies are valid");
+        // Views are built outside the timed loop; facts they compute lazily (the critical
+        // path) are computed inside it, once per view, as in the engine.
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || traces.iter().map(|t| view(t)).collect::<Vec<_>>(),
+                |views| {
+                    for v in views.iter() {
+                        let _ = black_box(policy.evaluate(v));
+                    }
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("policy_set_per_trace");
+    group.throughput(Throughput::Elements(traces.len() as u64));
+    let sets = [
+        ("anchor", anchor_policy_set().expect("valid")),
+        (
+            "mission_native",
+            mission_policy_set(PolicyForm::Native).expect("valid"),
+        ),
+    ];
+    for (name, set) in &sets {
+        group.bench_function(*name, |b| {
+            b.iter_batched_ref(
+                || traces.iter().map(|t| view(t)).collect::<Vec<_>>(),
+                |views| {
+                    for v in views.iter_mut() {
+                        black_box(set.decide(v));
+                    }
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn facts(c: &mut Criterion) {
+    let factory = SpanFactory::new();
+    let mut group = c.benchmark_group("trace_facts");
+    for n in [10usize, 100, 1_000, 10_000] {
+        let spans = factory.trace(42, n, Duration::from_millis(200), false);
+        let mut sorted = spans.clone();
+        tailsift::view::sort_spans(&mut sorted);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("sort_spans/{n}"), |b| {
+            b.iter_batched_ref(
+                || spans.clone(),
+                |s| tailsift::view::sort_spans(s),
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function(format!("view_new/{n}"), |b| {
+            b.iter(|| black_box(view(&sorted)).error_count())
+        });
+        group.bench_function(format!("critical_path/{n}"), |b| {
+            b.iter(|| {
+                let v = view(&sorted);
+                black_box(v.critical_path().spans().len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = native, facts
+}
+criterion_main!(benches);

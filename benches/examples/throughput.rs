@@ -1,0 +1,126 @@
+//! The throughput harness.
+//!
+//! ```text
+//! cargo run --release --example throughput -- --workload anchor|mission [--threads N]
+//!     [--policies native|cel] [--quick] [--runs N] [--group-batches N]
+//!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
+//!     [--max-spans N] [--no-surge]
+//! ```
+//!
+//! Prints spans/s, allocations and retained bytes per buffered span, peak RSS and decision
+//! latency percentiles; the last line reads
+//! `<workload>: <N> spans/s, <B> B retained/span, <A> allocs/span`. What each figure means:
+//! the `tailsift_benches::harness` module docs and `docs/BENCHMARKS.md`.
+
+use std::process::ExitCode;
+
+use tailsift_benches::counting::CountingAlloc;
+use tailsift_benches::harness::{run, Options, WorkloadKind};
+use tailsift_benches::workloads::PolicyForm;
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
+[--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
+[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge]";
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut workload = None;
+    let mut threads = 1usize;
+    let mut form = PolicyForm::Native;
+    let mut quick = false;
+    let mut runs = None;
+    let mut group_batches = None;
+    let mut prefill = 0usize;
+    let mut controller = true;
+    let mut pace = None;
+    let mut pace_seconds = None;
+    let mut max_spans = None;
+    let mut surge = true;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let number = |name: &str, v: String| {
+            v.replace('_', "")
+                .parse::<f64>()
+                .map_err(|_| format!("{name} takes a number, got {v:?}"))
+        };
+        match arg.as_str() {
+            "--workload" => workload = Some(WorkloadKind::from_name(&value("--workload")?)?),
+            "--threads" => threads = number("--threads", value("--threads")?)? as usize,
+            "--policies" => form = PolicyForm::from_name(&value("--policies")?)?,
+            "--quick" => quick = true,
+            "--runs" => runs = Some(number("--runs", value("--runs")?)? as usize),
+            "--group-batches" => {
+                group_batches = Some(number("--group-batches", value("--group-batches")?)? as usize)
+            }
+            "--prefill-traces" => {
+                prefill = number("--prefill-traces", value("--prefill-traces")?)? as usize
+            }
+            "--no-controller" => controller = false,
+            "--no-surge" => surge = false,
+            "--pace" => pace = Some(number("--pace", value("--pace")?)?),
+            "--pace-seconds" => {
+                pace_seconds = Some(number("--pace-seconds", value("--pace-seconds")?)?)
+            }
+            "--max-spans" => {
+                max_spans = Some(number("--max-spans", value("--max-spans")?)? as usize)
+            }
+            "--help" | "-h" => return Err(USAGE.to_string()),
+            // `cargo bench` passes `--bench`; ignore it.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    let workload = workload.ok_or_else(|| format!("--workload is required\n{USAGE}"))?;
+    if threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    let mut options = Options::new(workload);
+    options.threads = threads;
+    options.form = form;
+    options.prefill_traces = prefill;
+    options.controller = controller;
+    options.pace = pace;
+    options.max_spans = max_spans;
+    options.surge = surge;
+    if let Some(s) = pace_seconds {
+        options.pace_seconds = s;
+    }
+    if let Some(g) = group_batches {
+        options.group_batches = g.max(1);
+    }
+    if quick {
+        options = options.quick();
+    }
+    if let Some(r) = runs {
+        options.runs = r.max(1);
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("throughput: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

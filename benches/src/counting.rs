@@ -1,0 +1,150 @@
+//! A counting global allocator: how many allocations, how many bytes, how many bytes live.
+//!
+//! The harness and the allocation tests install it with
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: tailsift_benches::counting::CountingAlloc = tailsift_benches::counting::CountingAlloc;
+//! ```
+//!
+//! It wraps [`System`] and keeps four process-wide relaxed atomics. Counting can be switched
+//! off ([`set_enabled`]) so timed runs do not pay for the shared counters (two threads that
+//! allocate would contend on their cache line); a run that needs counts switches it on for its
+//! whole length, so every allocation it counts is matched by the free it counts.
+//!
+//! Without the allocator installed the counters stay at zero and [`installed`] is false.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+static FREES: AtomicU64 = AtomicU64::new(0);
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// The counting allocator: [`System`] plus counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CountingAlloc;
+
+/// Reads before writing, so threads do not keep dirtying a shared cache line.
+#[inline]
+fn mark_installed() {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn on_alloc(size: usize) {
+    if ENABLED.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(size as i64, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn on_free(size: usize) {
+    if ENABLED.load(Ordering::Relaxed) {
+        FREES.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(size as i64, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the same arguments and returns its result
+// unchanged; the counters have no effect on the memory handed out.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        mark_installed();
+        let ptr = System.alloc(layout);
+        if !ptr.is_null() {
+            on_alloc(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        mark_installed();
+        let ptr = System.alloc_zeroed(layout);
+        if !ptr.is_null() {
+            on_alloc(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        on_free(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let new = System.realloc(ptr, layout, new_size);
+        if !new.is_null() {
+            // A reallocation is one allocation event (as Go's and jemalloc's counters see it)
+            // of the new size, and the free of the old block.
+            on_alloc(new_size);
+            on_free(layout.size());
+        }
+        new
+    }
+}
+
+/// Switches counting on or off for the whole process.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::SeqCst);
+}
+
+/// Whether the counting allocator is the global allocator (it has served an allocation).
+pub fn installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
+
+/// The counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocSnapshot {
+    /// Allocations (and reallocations) so far.
+    pub allocations: u64,
+    /// Bytes requested by them.
+    pub allocated_bytes: u64,
+    /// Frees so far.
+    pub frees: u64,
+    /// Bytes allocated and not yet freed (while counting was on).
+    pub live_bytes: i64,
+}
+
+impl AllocSnapshot {
+    /// The counters now.
+    pub fn now() -> AllocSnapshot {
+        AllocSnapshot {
+            allocations: ALLOCATIONS.load(Ordering::SeqCst),
+            allocated_bytes: ALLOCATED_BYTES.load(Ordering::SeqCst),
+            frees: FREES.load(Ordering::SeqCst),
+            live_bytes: LIVE_BYTES.load(Ordering::SeqCst),
+        }
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &AllocSnapshot) -> AllocDelta {
+        AllocDelta {
+            allocations: self.allocations.saturating_sub(earlier.allocations),
+            allocated_bytes: self.allocated_bytes.saturating_sub(earlier.allocated_bytes),
+            frees: self.frees.saturating_sub(earlier.frees),
+            live_bytes: self.live_bytes - earlier.live_bytes,
+        }
+    }
+}
+
+/// The difference between two [`AllocSnapshot`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocDelta {
+    /// Allocations made.
+    pub allocations: u64,
+    /// Bytes requested.
+    pub allocated_bytes: u64,
+    /// Frees made.
+    pub frees: u64,
+    /// Change in live bytes (negative when more was freed than allocated).
+    pub live_bytes: i64,
+}
