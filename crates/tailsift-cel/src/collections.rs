@@ -382,7 +382,7 @@ pub(crate) fn attribute_value<'b, 'a>(value: &'a Value) -> CowVal<'b, 'a> {
         Value::Bool(b) => CowVal::owned(CelBool::from(*b)),
         Value::Int(i) => CowVal::owned(CelInt::from(*i)),
         Value::Double(d) => CowVal::owned(CelDouble::from(*d)),
-        Value::Bytes(b) => CowVal::owned(CelBytes::from(&**b)),
+        Value::Bytes(b) => CowVal::owned(CelBytes::from(b.as_slice())),
         Value::Array(values) => CowVal::owned(ArrayVal::new(values)),
         Value::KvList(kvs) => CowVal::owned(AttrsVal::new(kvs)),
     }

@@ -438,14 +438,14 @@ impl Reader<'_> {
             V::BoolValue(b) => Value::Bool(*b),
             V::IntValue(i) => Value::Int(*i),
             V::DoubleValue(d) => Value::Double(*d),
-            V::BytesValue(b) => Value::Bytes(Arc::from(b.as_slice())),
-            V::ArrayValue(a) => Value::Array(
+            V::BytesValue(b) => Value::Bytes(Arc::new(b.clone())),
+            V::ArrayValue(a) => Value::Array(Arc::new(
                 a.values
                     .iter()
                     .map(|v| self.value(Some(v), false))
                     .collect(),
-            ),
-            V::KvlistValue(kvs) => Value::KvList(
+            )),
+            V::KvlistValue(kvs) => Value::KvList(Arc::new(
                 kvs.values
                     .iter()
                     .map(|kv| {
@@ -456,7 +456,7 @@ impl Reader<'_> {
                         }
                     })
                     .collect(),
-            ),
+            )),
             V::StringValueStrindex(_) => {
                 self.saw_strindex = true;
                 Value::Empty

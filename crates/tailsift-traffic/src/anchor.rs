@@ -180,14 +180,16 @@ impl AnchorSource {
             max_export_delay: config.timeline.max_export_delay.as_nanos() as u64,
             resource,
             scope,
-            names: NAMES.iter().map(|&n| Str::from(n)).collect(),
+            // Span names and attribute keys are immortal, as an OTLP bridge's interner makes
+            // them; values are ordinary shared strings.
+            names: NAMES.iter().map(|&n| Str::immortal(n)).collect(),
             routes: ROUTES.iter().map(|&r| Value::from(r)).collect(),
             keys: AnchorKeys {
-                method: "http.request.method".into(),
-                route: "http.route".into(),
-                status_code: "http.response.status_code".into(),
-                server_address: "server.address".into(),
-                tenant: "app.tenant".into(),
+                method: Str::immortal("http.request.method"),
+                route: Str::immortal("http.route"),
+                status_code: Str::immortal("http.response.status_code"),
+                server_address: Str::immortal("server.address"),
+                tenant: Str::immortal("app.tenant"),
                 get: "GET".into(),
                 ok: Value::Int(200),
                 internal_error: Value::Int(500),

@@ -84,8 +84,9 @@ pub(crate) struct Catalog {
     pub(crate) keys: DynamicKeys,
 }
 
+/// A constant attribute; its key is immortal, as an OTLP bridge's interner would make it.
 fn kv(key: &str, value: impl Into<Value>) -> KeyValue {
-    KeyValue::new(key, value)
+    KeyValue::new(Str::immortal(key), value)
 }
 
 impl Catalog {
@@ -149,7 +150,7 @@ impl Catalog {
                 let (kind, constant_attributes, outcome) = protocol_attributes(spec.protocol);
                 Operation {
                     service: service_of(spec.service),
-                    name: spec.name.into(),
+                    name: Str::immortal(spec.name),
                     kind,
                     self_median_nanos: spec.self_median_ms * 1e6,
                     sigma: spec.sigma,
@@ -188,15 +189,15 @@ impl Catalog {
             operations,
             roots,
             keys: DynamicKeys {
-                user_tier: "user.tier".into(),
+                user_tier: Str::immortal("user.tier"),
                 premium: "premium".into(),
                 standard: "standard".into(),
                 free: "free".into(),
-                net_peer_name: "net.peer.name".into(),
-                error_type: "error.type".into(),
-                exception: "exception".into(),
-                exception_type: "exception.type".into(),
-                exception_message: "exception.message".into(),
+                net_peer_name: Str::immortal("net.peer.name"),
+                error_type: Str::immortal("error.type"),
+                exception: Str::immortal("exception"),
+                exception_type: Str::immortal("exception.type"),
+                exception_message: Str::immortal("exception.message"),
                 upstream_message: "upstream call failed".into(),
             },
         }
@@ -242,7 +243,7 @@ impl Catalog {
 /// Span kind, constant attributes and outcome attribute of a protocol.
 fn protocol_attributes(protocol: Protocol) -> (SpanKind, Vec<KeyValue>, Option<OutcomeAttribute>) {
     let http_status = |ok: i64| OutcomeAttribute {
-        key: "http.response.status_code".into(),
+        key: Str::immortal("http.response.status_code"),
         ok: Value::Int(ok),
         failed: Value::Int(500),
         upstream_failed: Value::Int(502),
@@ -279,7 +280,7 @@ fn protocol_attributes(protocol: Protocol) -> (SpanKind, Vec<KeyValue>, Option<O
                 kv("rpc.method", method),
             ],
             Some(OutcomeAttribute {
-                key: "rpc.grpc.status_code".into(),
+                key: Str::immortal("rpc.grpc.status_code"),
                 ok: Value::Int(0),
                 failed: Value::Int(13),
                 upstream_failed: Value::Int(14),

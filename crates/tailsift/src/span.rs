@@ -19,8 +19,8 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
+use arcstr::ArcStr;
 use parking_lot::Mutex;
-use triomphe::ThinArc;
 
 /// A 16-byte W3C trace id. All zeroes is invalid.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -148,40 +148,47 @@ fn decode_hex(s: &str, out: &mut [u8]) -> bool {
     true
 }
 
-/// A shared, immutable string: clones are a reference-count increment.
+/// A shared, immutable string: one pointer wide, cloned by a reference-count increment.
 ///
-/// One pointer wide (a thin `Arc` whose allocation holds the length beside the bytes), where
-/// `Arc<str>` would be two: a buffered span holds a dozen of these, so the word matters.
+/// Two kinds of `Str` cost nothing to clone or drop (no atomic operation at all): the empty
+/// string, and *immortal* strings — those interned by an [`Interner`] or made by
+/// [`Str::immortal`], which are never freed. Span names, attribute keys and service names are
+/// interned, so a buffered span's strings mostly cost no refcount traffic between threads; only
+/// unique values (URLs, ids) are counted. (Built on `arcstr::ArcStr`.)
 #[derive(Clone)]
-pub struct Str(ThinArc<(), u8>);
+pub struct Str(ArcStr);
 
 impl Str {
-    /// The empty string (one shared allocation for the whole process).
+    /// The empty string (static: no allocation, no reference counting).
     pub fn empty() -> Str {
-        static EMPTY: OnceLock<Str> = OnceLock::new();
-        EMPTY
-            .get_or_init(|| Str(ThinArc::from_header_and_slice((), &[])))
-            .clone()
+        Str(ArcStr::new())
+    }
+
+    /// A string that is never freed, so its clones and drops cost nothing. For strings that
+    /// live as long as the process: interned names and keys, a generator's constant tables.
+    pub fn immortal(s: &str) -> Str {
+        let a = ArcStr::from(s);
+        a.leak();
+        Str(a)
+    }
+
+    /// Whether clones and drops of this string skip reference counting.
+    pub fn is_immortal(&self) -> bool {
+        ArcStr::is_static(&self.0)
     }
 
     /// The string slice.
     pub fn as_str(&self) -> &str {
-        // SAFETY: a `Str` is only ever built from a `&str` (see `Str::new`), so its bytes are
-        // valid UTF-8.
-        unsafe { std::str::from_utf8_unchecked(&self.0.slice) }
+        self.0.as_str()
     }
 
     fn new(s: &str) -> Str {
-        if s.is_empty() {
-            Str::empty()
-        } else {
-            Str(ThinArc::from_header_and_slice((), s.as_bytes()))
-        }
+        Str(ArcStr::from(s))
     }
 
     /// Whether two `Str`s share one allocation (interned copies do).
     pub fn ptr_eq(&self, other: &Str) -> bool {
-        self.0.ptr() == other.0.ptr()
+        ArcStr::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -280,9 +287,12 @@ impl fmt::Display for Str {
 
 /// Shares one copy of each repeated string.
 ///
-/// Bounded: once it holds `max_entries` strings it stops interning and hands out fresh
-/// copies, so a stream of unique values (request ids, URLs) cannot grow it without limit.
-/// Intern low-cardinality strings only: keys, span names, service names.
+/// Interned strings are immortal ([`Str::immortal`]): never freed, so clones and drops of them
+/// cost no atomic operation — the point, since every span holds a dozen of them. The interner
+/// is therefore bounded: once it holds `max_entries` strings it stops interning and hands out
+/// ordinary counted copies, so a stream of unique values (request ids, URLs) cannot grow it
+/// without limit. Intern low-cardinality strings only (keys, span names, service names), and
+/// keep one interner for the life of a pipeline rather than one per request.
 pub struct Interner {
     table: Mutex<hashbrown::HashSet<Str, ahash::RandomState>>,
     max_entries: usize,
@@ -306,11 +316,13 @@ impl Interner {
         if let Some(found) = table.get(s) {
             return found.clone();
         }
-        let fresh = Str::from(s);
         if table.len() < self.max_entries {
+            let fresh = Str::immortal(s);
             table.insert(fresh.clone());
+            fresh
+        } else {
+            Str::from(s)
         }
-        fresh
     }
 
     /// How many strings are interned.
@@ -332,6 +344,9 @@ impl Default for Interner {
 }
 
 /// An attribute value: every OTLP `AnyValue` kind.
+///
+/// Sixteen bytes: every payload is one word (the rare composite kinds sit behind an `Arc` of a
+/// `Vec`), so an attribute (key and value) is 24 bytes.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     /// An `AnyValue` with no value set.
@@ -346,11 +361,11 @@ pub enum Value {
     /// A 64-bit float.
     Double(f64),
     /// Raw bytes.
-    Bytes(Arc<[u8]>),
+    Bytes(Arc<Vec<u8>>),
     /// An array of values.
-    Array(Arc<[Value]>),
+    Array(Arc<Vec<Value>>),
     /// A list of key-value pairs (a map that keeps order and duplicates, as OTLP does).
-    KvList(Arc<[KeyValue]>),
+    KvList(Arc<Vec<KeyValue>>),
 }
 
 impl Value {
@@ -765,6 +780,23 @@ mod tests {
             SpanId::from_hex("00f067aa0ba902b7").unwrap().to_u64(),
             0x00f0_67aa_0ba9_02b7
         );
+    }
+
+    #[test]
+    fn values_and_strings_stay_small() {
+        assert_eq!(std::mem::size_of::<Str>(), 8);
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+        assert_eq!(std::mem::size_of::<KeyValue>(), 24);
+    }
+
+    #[test]
+    fn empty_and_interned_strings_are_immortal() {
+        assert!(Str::empty().is_immortal());
+        assert!(Str::from("").is_immortal());
+        assert!(!Str::from("per-request value").is_immortal());
+        let interner = Interner::new(4);
+        assert!(interner.intern("GET /cart").is_immortal());
+        assert!(Str::immortal("checkout").is_immortal());
     }
 
     #[test]
