@@ -3,14 +3,15 @@
 # OpenTelemetry Python SDK and its own OTLP protobuf encoder.
 #
 # The packages are pinned so that a rerun writes the same bytes; the venv lives under target/
-# (never committed). CI does not run this: the Rust tests read the committed fixtures.
+# (never committed). The Rust tests read the committed fixtures; scripts/test.sh regenerates
+# them into a temporary folder and checks they are byte for byte the committed ones.
 #
-# Usage: scripts/otlp-fixtures/generate.sh        (from anywhere inside the repository)
+# Usage: scripts/otlp-fixtures/generate.sh [OUT_DIR]   (default: the committed fixtures folder)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$repo/target/otlp-fixtures-venv"
-out="$repo/crates/tailsift-otlp/tests/fixtures"
+out="${1:-$repo/crates/tailsift-otlp/tests/fixtures}"
 
 OTEL_VERSION=1.45.2
 
