@@ -14,7 +14,8 @@
 //!
 //! The checker also refuses unknown variables (typos such as `trce.duration_ms` fail at load,
 //! not on every trace) and compiles `matches()` patterns once, and the rewriter wires in the
-//! iteration budget (see [`crate::runtime`]).
+//! iteration budget (see [`crate::runtime`]). Last, the expression is lowered for the native
+//! evaluator when it can be (see [`crate::fast`]).
 
 use std::mem;
 use std::thread;
@@ -25,6 +26,7 @@ use cel::common::ast::{
 use cel::ParseErrors;
 
 use crate::error::CelError;
+use crate::fast;
 use crate::runtime::{
     self, RegexVal, BUDGET_VARIABLE, COUNT_FUNCTION, MATCHES_FUNCTION, REGEX_VARIABLE_PREFIX,
 };
@@ -45,6 +47,9 @@ pub(crate) struct Compiled {
     pub(crate) regexes: Vec<RegexVal>,
     /// Whether the expression mentions `spans`.
     pub(crate) reads_spans: bool,
+    /// The expression compiled for the native evaluator, when it uses only what that evaluates
+    /// (see [`crate::fast`]).
+    pub(crate) fast: Option<fast::Program>,
 }
 
 /// Compiles `source` for the policy `policy` on a thread with a large stack.
@@ -107,10 +112,13 @@ fn compile_here(policy: &str, source: &str, limits: &CelLimits) -> Result<Compil
         reads_spans: false,
     };
     checker.visit(&mut expr, 1)?;
+    // Lowering recurses over the tree too: here, on the compiler's stack.
+    let fast = fast::Program::compile(&expr);
     Ok(Compiled {
         expr,
         regexes: checker.regexes,
         reads_spans: checker.reads_spans,
+        fast,
     })
 }
 

@@ -28,8 +28,18 @@ static EVENT_TYPE: Type = Type::new_struct_type("tailsift.Event");
 static BASELINE_TYPE: Type = Type::new_struct_type("tailsift.Baseline");
 
 /// Nanoseconds to the fractional milliseconds expressions compare in.
-fn nanos_to_ms(nanos: u64) -> f64 {
+pub(crate) fn nanos_to_ms(nanos: u64) -> f64 {
     nanos as f64 / 1e6
+}
+
+/// A duration in fractional milliseconds (the trace's duration, baseline quantiles).
+pub(crate) fn duration_ms(d: std::time::Duration) -> f64 {
+    nanos_to_ms(d.as_nanos().try_into().unwrap_or(u64::MAX))
+}
+
+/// A count or id as a CEL `int`, saturating at `i64::MAX`.
+pub(crate) fn int_of(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn owned<'b, 'w, T: Val + 'w>(value: T) -> Option<CowVal<'b, 'w>> {
@@ -37,7 +47,7 @@ fn owned<'b, 'w, T: Val + 'w>(value: T) -> Option<CowVal<'b, 'w>> {
 }
 
 fn int<'b, 'w>(value: u64) -> Option<CowVal<'b, 'w>> {
-    owned(CelInt::from(i64::try_from(value).unwrap_or(i64::MAX)))
+    owned(CelInt::from(int_of(value)))
 }
 
 fn string<'b, 'w>(value: &'w str) -> Option<CowVal<'b, 'w>> {
@@ -144,9 +154,7 @@ impl<'a> Fields<'a> for TraceVal<'a> {
     fn field<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'a>> {
         let view = self.view;
         match name {
-            "duration_ms" => owned(CelDouble::from(nanos_to_ms(
-                view.duration().as_nanos().try_into().unwrap_or(u64::MAX),
-            ))),
+            "duration_ms" => owned(CelDouble::from(duration_ms(view.duration()))),
             "span_count" => int(view.spans().len() as u64),
             "error_count" => int(view.error_count() as u64),
             "randomness" => int(view.randomness()),
@@ -167,11 +175,7 @@ pub(crate) struct BaselineVal(Option<Baseline>);
 
 impl<'a> Fields<'a> for BaselineVal {
     fn field<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'a>> {
-        let ms = |d: std::time::Duration| {
-            owned(CelDouble::from(nanos_to_ms(
-                d.as_nanos().try_into().unwrap_or(u64::MAX),
-            )))
-        };
+        let ms = |d: std::time::Duration| owned(CelDouble::from(duration_ms(d)));
         match (name, self.0) {
             ("samples", b) => int(b.map_or(0, |b| b.samples)),
             ("p50_ms", Some(b)) => ms(b.p50),

@@ -17,9 +17,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
-use crate::cache::{Cached, DecisionCache, KeptEntry};
+use crate::cache::{Cached, DecisionCache, KeptEntry, SharedReasons};
 use crate::span::{Span, TraceId};
 use crate::view::TraceFlags;
 
@@ -42,6 +43,41 @@ struct WaitEntry {
     due: Duration,
 }
 
+/// The typical span count of the shard's recent traces: the capacity a new trace's vector starts
+/// with, so that most traces never grow theirs (each doubling copies every span so far).
+///
+/// An exponentially weighted mean (weight 1/16) of the span counts of traces leaving the table,
+/// in sixteenths of a span. Until a trace has left, new traces start at 4 spans.
+#[derive(Clone, Copy, Debug)]
+struct TypicalSpans {
+    sixteenths: u32,
+}
+
+/// The most spans a new trace's vector is given room for, whatever the typical trace: bounds the
+/// memory a one-span trace can waste in a shard of large traces (63 × 184 bytes).
+const MAX_INITIAL_SPANS: u32 = 64;
+
+/// The most span slots a shard keeps in empty vectors for new traces (about 370 KiB).
+pub(crate) const MAX_SPARE_SPANS: usize = 2048;
+
+impl Default for TypicalSpans {
+    fn default() -> TypicalSpans {
+        TypicalSpans { sixteenths: 4 * 16 }
+    }
+}
+
+impl TypicalSpans {
+    fn observe(&mut self, spans: usize) {
+        let spans = (spans as u32).min(MAX_INITIAL_SPANS) * 16;
+        // mean += (x - mean) / 16, in integers.
+        self.sixteenths = (self.sixteenths * 15 + spans) / 16;
+    }
+
+    fn initial_capacity(&self) -> usize {
+        self.sixteenths.div_ceil(16).clamp(1, MAX_INITIAL_SPANS) as usize
+    }
+}
+
 /// Counters of one shard, read by `Engine::stats`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ShardCounters {
@@ -58,13 +94,14 @@ pub(crate) struct ShardCounters {
     pub incomplete: u64,
 }
 
-/// What happened to one span offered to a shard.
-pub(crate) enum Offer {
-    /// Buffered with its trace.
-    Buffered,
+/// What a shard does with one span offered to it.
+pub(crate) enum Offer<'a> {
+    /// Buffer it: the caller pushes the span onto this vector, its trace's (the shard has
+    /// counted it already).
+    Buffer(&'a mut Vec<Span>),
     /// Its trace was kept earlier: forward it at once with this decision's metadata.
-    LateKept(KeptEntry, Box<Span>),
-    /// Its trace was dropped earlier: dropped (counted).
+    LateKept(KeptEntry),
+    /// Its trace was dropped earlier: drop it (counted).
     LateDropped,
 }
 
@@ -73,6 +110,8 @@ pub(crate) struct ReadyTrace {
     pub trace_id: TraceId,
     pub hash: u64,
     pub spans: Vec<Span>,
+    /// The spans' summed size estimates.
+    pub bytes: usize,
     pub first_seen: Duration,
     pub flags: TraceFlags,
 }
@@ -82,10 +121,17 @@ pub(crate) struct Shard {
     wait_queue: VecDeque<WaitEntry>,
     completion: BinaryHeap<Reverse<(Duration, u64, u64)>>,
     pub cache: DecisionCache,
+    /// The reasons of recent decisions, shared between them.
+    pub reasons: SharedReasons,
     pub spans: usize,
     pub bytes: usize,
     next_generation: u64,
     pub counters: ShardCounters,
+    typical_spans: TypicalSpans,
+    /// Empty span vectors of dropped traces, given to new traces; see [`Shard::recycle`].
+    spare: Vec<Vec<Span>>,
+    /// The summed capacity of `spare`, in spans.
+    spare_spans: usize,
 }
 
 impl Shard {
@@ -95,10 +141,14 @@ impl Shard {
             wait_queue: VecDeque::new(),
             completion: BinaryHeap::new(),
             cache,
+            reasons: SharedReasons::default(),
             spans: 0,
             bytes: 0,
             next_generation: 0,
             counters: ShardCounters::default(),
+            typical_spans: TypicalSpans::default(),
+            spare: Vec::new(),
+            spare_spans: 0,
         }
     }
 
@@ -106,76 +156,110 @@ impl Shard {
         self.traces.len()
     }
 
-    /// Offers one validated span. `wait` is `decision_wait`, `grace` is `completion_grace`.
+    /// Offers one validated span (`hash` is its trace id's xxh3 hash, `size` its size
+    /// estimate). `wait` is `decision_wait`, `grace` is `completion_grace`. On
+    /// [`Offer::Buffer`] the span is already counted and the caller must push it onto the
+    /// returned vector (the span is only looked at here, so that it is moved once, from the
+    /// caller's batch straight into its trace's vector).
     pub fn offer(
         &mut self,
         hash: u64,
-        span: Span,
+        span: &Span,
         size: usize,
         now: Duration,
         wait: Duration,
         grace: Duration,
-    ) -> Offer {
-        self.counters.spans_in += 1;
-        let trace_id = span.trace_id;
-        let is_root = span.is_root();
-        if let Some(entry) = self.traces.find_mut(hash, |e| e.trace_id == trace_id) {
-            entry.spans.push(span);
-            entry.bytes += size;
-            entry.last_seen = entry.last_seen.max(now);
-            if is_root && !entry.root_seen {
-                entry.root_seen = true;
-                self.completion
-                    .push(Reverse((now + grace, hash, entry.generation)));
+    ) -> Offer<'_> {
+        let Shard {
+            traces,
+            wait_queue,
+            completion,
+            cache,
+            spans,
+            bytes,
+            next_generation,
+            reasons: _,
+            counters,
+            typical_spans,
+            spare,
+            spare_spans,
+        } = self;
+        counters.spans_in += 1;
+        let (trace_id, is_root) = (span.trace_id, span.is_root());
+        let entry = match traces.entry(hash, |e| e.trace_id == trace_id, |e| e.hash) {
+            Entry::Occupied(occupied) => {
+                let entry = occupied.into_mut();
+                entry.bytes += size;
+                entry.last_seen = entry.last_seen.max(now);
+                if is_root && !entry.root_seen {
+                    entry.root_seen = true;
+                    completion.push(Reverse((now + grace, hash, entry.generation)));
+                }
+                entry
             }
-            self.spans += 1;
-            self.bytes += size;
-            return Offer::Buffered;
-        }
-        match self.cache.get(hash, &trace_id) {
-            Some(Cached::Kept(entry)) => {
-                self.counters.late_forwarded += 1;
-                self.counters.spans_forwarded += 1;
-                return Offer::LateKept(entry.clone(), Box::new(span));
+            Entry::Vacant(vacant) => {
+                match cache.get(hash, &trace_id) {
+                    Some(Cached::Kept(entry)) => {
+                        counters.late_forwarded += 1;
+                        counters.spans_forwarded += 1;
+                        return Offer::LateKept(entry.clone());
+                    }
+                    Some(Cached::Dropped) => {
+                        counters.late_dropped += 1;
+                        counters.spans_dropped += 1;
+                        return Offer::LateDropped;
+                    }
+                    None => {}
+                }
+                let generation = *next_generation;
+                *next_generation += 1;
+                counters.traces_started += 1;
+                wait_queue.push_back(WaitEntry {
+                    hash,
+                    generation,
+                    due: now + wait,
+                });
+                if is_root {
+                    completion.push(Reverse((now + grace, hash, generation)));
+                }
+                let entry = TraceEntry {
+                    trace_id,
+                    hash,
+                    generation,
+                    spans: match spare.pop() {
+                        Some(recycled) => {
+                            *spare_spans -= recycled.capacity();
+                            recycled
+                        }
+                        None => Vec::with_capacity(typical_spans.initial_capacity()),
+                    },
+                    bytes: size,
+                    first_seen: now,
+                    last_seen: now,
+                    root_seen: is_root,
+                };
+                vacant.insert(entry).into_mut()
             }
-            Some(Cached::Dropped) => {
-                self.counters.late_dropped += 1;
-                self.counters.spans_dropped += 1;
-                return Offer::LateDropped;
+        };
+        *spans += 1;
+        *bytes += size;
+        Offer::Buffer(&mut entry.spans)
+    }
+
+    /// Keeps empty span vectors (of dropped traces, emptied outside the lock) from the end of
+    /// `vectors` for new traces, which then neither allocate nor, while traces are alike, grow
+    /// theirs. Stops when the shard holds [`MAX_SPARE_SPANS`] of spare capacity; drops vectors
+    /// over twice the typical trace's size, which would waste memory in a small trace.
+    pub fn recycle(&mut self, vectors: &mut Vec<Vec<Span>>) {
+        let largest = 2 * self.typical_spans.initial_capacity();
+        while self.spare_spans < MAX_SPARE_SPANS {
+            let Some(spans) = vectors.pop() else { break };
+            debug_assert!(spans.is_empty());
+            if spans.is_empty() && spans.capacity() <= largest {
+                self.spare_spans += spans.capacity();
+                self.spare.push(spans);
             }
-            None => {}
         }
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        self.counters.traces_started += 1;
-        let mut spans = Vec::with_capacity(4);
-        spans.push(span);
-        self.traces.insert_unique(
-            hash,
-            TraceEntry {
-                trace_id,
-                hash,
-                generation,
-                spans,
-                bytes: size,
-                first_seen: now,
-                last_seen: now,
-                root_seen: is_root,
-            },
-            |e| e.hash,
-        );
-        self.wait_queue.push_back(WaitEntry {
-            hash,
-            generation,
-            due: now + wait,
-        });
-        if is_root {
-            self.completion
-                .push(Reverse((now + grace, hash, generation)));
-        }
-        self.spans += 1;
-        self.bytes += size;
-        Offer::Buffered
     }
 
     fn take(&mut self, hash: u64, generation: u64) -> Option<TraceEntry> {
@@ -184,6 +268,7 @@ impl Shard {
             .find_entry(hash, |e| e.generation == generation)
             .ok()?;
         let (trace, _) = entry.remove();
+        self.typical_spans.observe(trace.spans.len());
         self.spans -= trace.spans.len();
         self.bytes -= trace.bytes;
         Some(trace)
@@ -195,6 +280,7 @@ impl Shard {
             trace_id: trace.trace_id,
             hash: trace.hash,
             spans: trace.spans,
+            bytes: trace.bytes,
             first_seen: trace.first_seen,
             flags,
         }

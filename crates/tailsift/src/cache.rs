@@ -52,6 +52,36 @@ pub(crate) struct KeptEntry {
     pub threshold: u64,
 }
 
+/// The reasons of a shard's recent decisions, shared: most decisions give one of a few reason
+/// lists (one policy, or the same two), so a decision usually clones a shared `Arc<[Str]>`
+/// rather than allocating its own.
+#[derive(Default)]
+pub(crate) struct SharedReasons {
+    recent: Vec<Arc<[Str]>>,
+    /// The slot the next new list replaces.
+    next: usize,
+}
+
+/// Reason lists remembered per shard.
+const SHARED_REASONS: usize = 8;
+
+impl SharedReasons {
+    /// `reasons`, as a shared list.
+    pub fn share(&mut self, reasons: Vec<Str>) -> Arc<[Str]> {
+        if let Some(found) = self.recent.iter().find(|r| ***r == *reasons) {
+            return found.clone();
+        }
+        let shared: Arc<[Str]> = Arc::from(reasons);
+        if self.recent.len() < SHARED_REASONS {
+            self.recent.push(shared.clone());
+        } else {
+            self.recent[self.next] = shared.clone();
+            self.next = (self.next + 1) % SHARED_REASONS;
+        }
+        shared
+    }
+}
+
 /// A cached decision.
 pub(crate) enum Cached<'a> {
     Kept(&'a KeptEntry),
@@ -181,6 +211,24 @@ mod tests {
         assert_eq!(cache.evicted, 2);
         let never = TraceId::from_u128(12345);
         assert!(cache.get(never.hash64(), &never).is_none());
+    }
+
+    #[test]
+    fn equal_reason_lists_are_shared() {
+        let mut shared = SharedReasons::default();
+        let errors = shared.share(vec![Str::from("errors")]);
+        let again = shared.share(vec![Str::from("errors")]);
+        assert!(Arc::ptr_eq(&errors, &again));
+        let two = shared.share(vec![Str::from("errors"), Str::from("slow")]);
+        assert_eq!(&*two, [Str::from("errors"), Str::from("slow")]);
+        assert!(!Arc::ptr_eq(&errors, &two));
+        assert!(shared.share(Vec::new()).is_empty());
+        // More distinct lists than slots: the oldest are replaced, every answer stays right.
+        for i in 0..3 * SHARED_REASONS {
+            let name = Str::from(format!("p{i}"));
+            assert_eq!(&*shared.share(vec![name.clone()]), [name]);
+        }
+        assert_eq!(shared.recent.len(), SHARED_REASONS);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   released, so a span racing its trace's decision either joins the trace or follows the cached
 //!   decision; it never starts a second trace.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,12 @@ use crate::ring::Ring;
 use crate::span::{KeyValue, Span, Str, Value};
 use crate::verdict::{th_value, Outcome};
 use crate::view::{sort_spans, TraceFlags, TraceView};
+
+mod scratch;
+mod slots;
+
+use scratch::{Route, Scratch, SCRATCH};
+use slots::Slots;
 
 /// Why a span was rejected at ingest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -236,11 +243,9 @@ impl EngineBuilder {
                 )))
             })
             .collect();
-        let mut ring = Ring::new();
-        for i in 0..n {
-            // Shard indices are distinct, so adding cannot fail.
-            let _ = ring.add(i, 1);
-        }
+        // Shard indices are distinct and few, so this cannot fail; an empty ring routes every
+        // span to shard 0 all the same.
+        let ring = Ring::from_owners((0..n).map(|i| (i, 1))).unwrap_or_default();
         let shard_max_bytes = usize::try_from(self.config.buffer.max_bytes.as_u64())
             .unwrap_or(usize::MAX)
             .div_ceil(n);
@@ -257,6 +262,7 @@ impl EngineBuilder {
             spans_offered: AtomicU64::new(0),
             decider_panics: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            rotation: AtomicU64::new(0),
             metrics: EngineMetrics::new(),
         })
     }
@@ -277,14 +283,28 @@ pub struct Engine {
     spans_offered: AtomicU64,
     decider_panics: AtomicU64,
     closed: AtomicBool,
+    /// Counts `ingest` and `poll` calls, to start each at a different shard.
+    rotation: AtomicU64,
     metrics: EngineMetrics,
 }
 
 /// Traces decided per lock hold: bounds how long a poll keeps one shard from ingesting.
 const DECIDE_CHUNK: usize = 256;
 
-thread_local! {
-    static BUCKETS: std::cell::Cell<Vec<Vec<(u64, Span)>>> = const { std::cell::Cell::new(Vec::new()) };
+/// Buffer gauges summed over shards, each read while its shard was locked anyway.
+#[derive(Default)]
+struct Gauges {
+    spans: usize,
+    bytes: usize,
+    traces: usize,
+}
+
+impl Gauges {
+    fn add(&mut self, shard: &Shard) {
+        self.spans += shard.spans;
+        self.bytes += shard.bytes;
+        self.traces += shard.trace_count();
+    }
 }
 
 impl Engine {
@@ -327,51 +347,47 @@ impl Engine {
             self.count_rejected(&report.rejected);
             return report;
         }
-        let mut buckets = BUCKETS.with(|b| b.take());
-        buckets.resize_with(self.shards.len(), Vec::new);
-        for span in batch {
-            let reason = if !span.trace_id.is_valid() {
-                Some(RejectReason::ZeroTraceId)
-            } else if !span.span_id.is_valid() {
-                Some(RejectReason::ZeroSpanId)
-            } else if span.end_time_unix_nano < span.start_time_unix_nano {
-                Some(RejectReason::EndBeforeStart)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                report.rejected.add(reason, 1);
-                continue;
-            }
-            let hash = span.trace_id.hash64();
-            let shard = self.ring.owner_for_hash(hash).copied().unwrap_or(0);
-            buckets[shard].push((hash, span));
-        }
+        let mut scratch = SCRATCH.with(Cell::take);
+        let mut slots = Slots::new(batch, std::mem::take(&mut scratch.live));
+        scratch.route(&slots, &self.ring, self.shards.len(), &mut report.rejected);
         let wait = self.config.buffer.decision_wait;
         let grace = self.config.buffer.completion_grace;
-        let decider = self.decider.read().clone();
         let mut late = Vec::new();
-        let mut decided = Vec::new();
-        for (index, bucket) in buckets.iter_mut().enumerate() {
-            if bucket.is_empty() {
+        // Only needed for early decisions: not cloned (a shared reference count) otherwise.
+        let mut decider: Option<Arc<dyn Decider>> = None;
+        let n = self.shards.len();
+        let first = self.first_shard();
+        for k in 0..n {
+            let index = (first + k) % n;
+            let members = scratch.starts[index] as usize..scratch.starts[index + 1] as usize;
+            if members.is_empty() {
                 continue;
             }
             let mut shard = self.shards[index].lock();
+            if !scratch.spare.is_empty() {
+                shard.recycle(&mut scratch.spare);
+            }
             if self.closed.load(Ordering::Acquire) {
+                // Dropped with the slots, after the locks are released.
                 report
                     .rejected
-                    .add(RejectReason::ShutDown, bucket.len() as u64);
-                bucket.clear();
+                    .add(RejectReason::ShutDown, members.len() as u64);
                 continue;
             }
-            for (hash, span) in bucket.drain(..) {
-                let size = span.size_estimate();
+            for &i in &scratch.order[members] {
+                let i = i as usize;
+                let Some(span) = slots.get(i) else { continue };
+                let Route { hash, size, .. } = scratch.routes[i];
                 match shard.offer(hash, span, size, now, wait, grace) {
-                    Offer::Buffered => report.buffered += 1,
-                    Offer::LateKept(entry, span) => {
-                        report.late_forwarded += 1;
-                        late.push((entry, *span));
+                    Offer::Buffer(spans) => {
+                        slots.move_into(i, spans);
+                        report.buffered += 1;
                     }
+                    Offer::LateKept(entry) => {
+                        report.late_forwarded += 1;
+                        late.extend(slots.take(i).map(|span| (entry, span)));
+                    }
+                    // Dropped with the slots, after the locks are released.
                     Offer::LateDropped => report.late_dropped += 1,
                 }
             }
@@ -386,10 +402,12 @@ impl Engine {
                 };
                 shard.counters.early += 1;
                 report.early_decisions += 1;
-                decided.push(self.decide_locked(&*decider, &mut shard, trace, now));
+                let decider = decider.get_or_insert_with(|| self.decider.read().clone());
+                self.decide_locked(&**decider, &mut shard, trace, now, &mut scratch);
             }
         }
-        BUCKETS.with(|b| b.set(buckets));
+        scratch.live = slots.finish();
+        scratch.release_discarded();
         self.count_rejected(&report.rejected);
         self.metrics
             .late(report.late_forwarded, report.late_dropped);
@@ -398,8 +416,18 @@ impl Engine {
             self.sink.send(self.late_decision(entry, span, now));
         }
         let mut poll = PollReport::default();
-        self.emit(decided, &mut poll);
+        self.emit(&mut scratch.decided, &mut poll);
+        SCRATCH.with(|s| s.set(scratch));
         report
+    }
+
+    /// The shard an `ingest` or `poll` starts at: a different one each call, so that threads
+    /// working through the shards at once do not march in lockstep from shard 0, queueing on
+    /// each other's locks.
+    fn first_shard(&self) -> usize {
+        let call = self.rotation.fetch_add(1, Ordering::Relaxed);
+        // Fibonacci hashing spreads consecutive calls around the shards.
+        (call.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % self.shards.len()
     }
 
     /// Decides every trace that is due at `now`: complete traces (root ended, no span for
@@ -438,18 +466,38 @@ impl Engine {
                 }
             }),
             ShutdownMode::Drop => {
+                let mut discard = Vec::new();
+                let mut gauges = Gauges::default();
                 for shard in self.shards.iter() {
-                    let mut shard = shard.lock();
-                    while let Some(trace) = shard.take_oldest(flags) {
-                        let n = trace.spans.len() as u64;
-                        shard.counters.traces_dropped += 1;
-                        shard.counters.spans_dropped += n;
-                        report.traces_dropped += 1;
-                        report.spans_dropped += n;
-                        self.metrics.decided(false, n, DecisionFlags::from(flags));
+                    loop {
+                        {
+                            let mut shard = shard.lock();
+                            while discard.len() < DECIDE_CHUNK {
+                                let Some(trace) = shard.take_oldest(flags) else {
+                                    break;
+                                };
+                                let n = trace.spans.len() as u64;
+                                shard.counters.traces_dropped += 1;
+                                shard.counters.spans_dropped += n;
+                                report.traces_dropped += 1;
+                                report.spans_dropped += n;
+                                self.metrics.decided(false, n, DecisionFlags::from(flags));
+                                discard.push(trace.spans);
+                            }
+                            if discard.len() < DECIDE_CHUNK {
+                                gauges.add(&shard);
+                            }
+                        }
+                        let full = discard.len() == DECIDE_CHUNK;
+                        // The spans are dropped with the lock released.
+                        discard.clear();
+                        if !full {
+                            break;
+                        }
                     }
                 }
-                self.publish_gauges();
+                self.metrics
+                    .buffer(gauges.spans, gauges.bytes, gauges.traces);
             }
         }
         report
@@ -465,25 +513,40 @@ impl Engine {
         mut take: impl FnMut(&mut Shard, &mut Vec<ReadyTrace>),
     ) {
         let decider = self.decider.read().clone();
-        let mut ready = Vec::new();
-        for shard in self.shards.iter() {
+        let mut scratch = SCRATCH.with(Cell::take);
+        let mut gauges = Gauges::default();
+        let n = self.shards.len();
+        let first = self.first_shard();
+        for k in 0..n {
+            let shard = &self.shards[(first + k) % n];
             loop {
-                let mut decided = Vec::new();
+                let full;
                 {
                     let mut shard = shard.lock();
+                    if !scratch.spare.is_empty() {
+                        shard.recycle(&mut scratch.spare);
+                    }
+                    let mut ready = std::mem::take(&mut scratch.ready);
                     take(&mut shard, &mut ready);
+                    full = ready.len() >= DECIDE_CHUNK;
                     for trace in ready.drain(..) {
-                        decided.push(self.decide_locked(&*decider, &mut shard, trace, now));
+                        self.decide_locked(&*decider, &mut shard, trace, now, &mut scratch);
+                    }
+                    scratch.ready = ready;
+                    if !full {
+                        gauges.add(&shard);
                     }
                 }
-                let full = decided.len() == DECIDE_CHUNK;
-                self.emit(decided, report);
+                scratch.release_discarded();
+                self.emit(&mut scratch.decided, report);
                 if !full {
                     break;
                 }
             }
         }
-        self.publish_gauges();
+        self.metrics
+            .buffer(gauges.spans, gauges.bytes, gauges.traces);
+        SCRATCH.with(|s| s.set(scratch));
     }
 
     /// A snapshot of the counters (locks each shard briefly).
@@ -528,36 +591,28 @@ impl Engine {
         }
     }
 
-    fn publish_gauges(&self) {
-        let (mut spans, mut bytes, mut traces) = (0usize, 0usize, 0usize);
-        for shard in self.shards.iter() {
-            let shard = shard.lock();
-            spans += shard.spans;
-            bytes += shard.bytes;
-            traces += shard.trace_count();
-        }
-        self.metrics.buffer(spans, bytes, traces);
-    }
-
-    /// Decides one trace under its shard's lock, records the decision in the cache and the
-    /// counters, and returns it for emission after the lock is released.
+    /// Decides one trace under its shard's lock and records the decision in the cache and the
+    /// counters. The decision goes to `scratch.decided`, for emission after the lock is
+    /// released; a dropped trace's spans go to `scratch.discard`, to be dropped then too.
     fn decide_locked(
         &self,
         decider: &dyn Decider,
         shard: &mut Shard,
         trace: ReadyTrace,
         now: Duration,
-    ) -> Decision {
+        scratch: &mut Scratch,
+    ) {
         let ReadyTrace {
             trace_id,
             hash,
             mut spans,
+            bytes,
             first_seen,
             flags,
         } = trace;
         sort_spans(&mut spans);
         let outcome = {
-            let mut view = TraceView::new(trace_id, &spans, flags, now);
+            let mut view = TraceView::new(trace_id, &spans, flags, now).with_bytes(bytes as u64);
             let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 decider.decide(&mut view)
             }));
@@ -574,7 +629,7 @@ impl Engine {
                 }
             })
         };
-        let reasons: Arc<[Str]> = Arc::from(outcome.reasons);
+        let reasons = shard.reasons.share(outcome.reasons);
         let n = spans.len() as u64;
         let c = &mut shard.counters;
         if flags.incomplete {
@@ -602,9 +657,9 @@ impl Engine {
             c.traces_dropped += 1;
             c.spans_dropped += n;
             shard.cache.insert_dropped(hash);
-            spans = Vec::new();
+            scratch.discard.push(std::mem::take(&mut spans));
         }
-        Decision {
+        scratch.decided.push(Decision {
             trace_id,
             keep: outcome.keep,
             reasons,
@@ -619,7 +674,7 @@ impl Engine {
             spans,
             first_seen,
             decided_at: now,
-        }
+        });
     }
 
     fn late_decision(&self, entry: KeptEntry, span: Span, now: Duration) -> Decision {
@@ -647,8 +702,8 @@ impl Engine {
         }
     }
 
-    fn emit(&self, decided: Vec<Decision>, report: &mut PollReport) {
-        for decision in decided {
+    fn emit(&self, decided: &mut Vec<Decision>, report: &mut PollReport) {
+        for decision in decided.drain(..) {
             let n = decision.span_count as u64;
             if decision.keep {
                 report.traces_kept += 1;

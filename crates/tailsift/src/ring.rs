@@ -286,6 +286,53 @@ impl<O: RingKey + Eq> Ring<O> {
     /// Fails, leaving the ring unchanged, if the owner (or its [`RingKey`] encoding) is already
     /// on the ring, if `weight` is 0, or if the ring would exceed [`MAX_VIRTUAL_NODES`].
     pub fn add(&mut self, owner: O, weight: u32) -> Result<(), RingError> {
+        self.add_all([(owner, weight)])
+    }
+
+    /// A ring of `owners` (with their weights) and [`DEFAULT_VNODES_PER_WEIGHT`], built once:
+    /// the same ring as adding them one by one, without rebuilding it after each.
+    ///
+    /// ```
+    /// use tailsift::Ring;
+    ///
+    /// let shards: Ring<usize> = Ring::from_owners((0..8).map(|shard| (shard, 1)))?;
+    /// assert_eq!(shards.len(), 8);
+    /// # Ok::<(), tailsift::ring::RingError>(())
+    /// ```
+    pub fn from_owners(owners: impl IntoIterator<Item = (O, u32)>) -> Result<Self, RingError> {
+        let mut ring = Ring::new();
+        ring.add_all(owners)?;
+        Ok(ring)
+    }
+
+    /// Adds every owner of `owners` (with their weights) and rebuilds the ring once. Fails,
+    /// leaving the ring unchanged, for the first owner [`Ring::add`] would refuse (counting
+    /// those before it in `owners` as on the ring).
+    pub fn add_all(&mut self, owners: impl IntoIterator<Item = (O, u32)>) -> Result<(), RingError> {
+        let before = self.members.len();
+        let mut vnodes = self.vnode_count() as u64;
+        for (owner, weight) in owners {
+            let checked = self.check_new(&owner, weight, vnodes).map(|key| {
+                vnodes += u64::from(weight) * u64::from(self.vnodes_per_weight);
+                Member { owner, weight, key }
+            });
+            match checked {
+                Ok(member) => self.members.push(member),
+                Err(e) => {
+                    self.members.truncate(before);
+                    return Err(e);
+                }
+            }
+        }
+        if self.members.len() > before {
+            self.rebuild();
+        }
+        Ok(())
+    }
+
+    /// Checks that `owner` may join a ring of `vnodes` virtual nodes with `weight`; returns
+    /// its key encoding.
+    fn check_new(&self, owner: &O, weight: u32, vnodes: u64) -> Result<Box<[u8]>, RingError> {
         if weight == 0 {
             return Err(RingError::ZeroWeight);
         }
@@ -294,20 +341,16 @@ impl<O: RingKey + Eq> Ring<O> {
         if self
             .members
             .iter()
-            .any(|m| m.owner == owner || *m.key == *key)
+            .any(|m| m.owner == *owner || *m.key == *key)
         {
             return Err(RingError::DuplicateOwner);
         }
-        let requested =
-            self.vnode_count() as u64 + u64::from(weight) * u64::from(self.vnodes_per_weight);
+        let requested = vnodes + u64::from(weight) * u64::from(self.vnodes_per_weight);
         if requested > MAX_VIRTUAL_NODES {
             let limit = MAX_VIRTUAL_NODES;
             return Err(RingError::TooManyVirtualNodes { requested, limit });
         }
-        let key = key.into_boxed_slice();
-        self.members.push(Member { owner, weight, key });
-        self.rebuild();
-        Ok(())
+        Ok(key.into_boxed_slice())
     }
 
     /// Removes an owner and rebuilds the ring; returns its weight. Only the removed owner's
@@ -526,6 +569,35 @@ mod tests {
         let shards = ring_of((0..4usize).map(|shard| (shard, 1)));
         assert_eq!(route_all(&shards, &ids), [3, 3, 1, 1, 1, 3, 2, 2]);
         assert_eq!(shards.owner(&TraceId::from_u128(1)), Some(&3));
+    }
+
+    #[test]
+    fn building_at_once_equals_adding_one_by_one() {
+        let owners: Vec<(String, u32)> =
+            (0..12).map(|i| (format!("peer-{i}"), 1 + i % 3)).collect();
+        let bulk = Ring::from_owners(owners.clone()).expect("distinct owners");
+        let one_by_one = ring_of(owners.clone());
+        assert_eq!(bulk.positions, one_by_one.positions);
+        assert_eq!(bulk.point_members, one_by_one.point_members);
+        assert_eq!(bulk.first_point_by_prefix, one_by_one.first_point_by_prefix);
+        let hashes = random_hashes(10_000, 29);
+        assert!(route_all(&bulk, &hashes) == route_all(&one_by_one, &hashes));
+        // A refused owner anywhere in the list leaves the ring as it was.
+        let mut ring = Ring::from_owners([("a".to_string(), 1)]).expect("one owner");
+        let before = route_all(&ring, &hashes);
+        let refused = ring.add_all([("b".to_string(), 1), ("a".to_string(), 2)]);
+        assert_eq!(refused, Err(RingError::DuplicateOwner));
+        let refused = ring.add_all([("c".to_string(), 1), ("c".to_string(), 1)]);
+        assert_eq!(refused, Err(RingError::DuplicateOwner));
+        assert_eq!(
+            ring.add_all([("d".to_string(), 0)]),
+            Err(RingError::ZeroWeight)
+        );
+        assert_eq!((ring.len(), route_all(&ring, &hashes)), (1, before));
+        assert_eq!(ring.add_all(Vec::new()), Ok(()));
+        ring.add_all([("b".to_string(), 1), ("c".to_string(), 1)])
+            .expect("new owners");
+        assert_eq!(ring.len(), 3);
     }
 
     #[test]

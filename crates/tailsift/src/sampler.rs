@@ -118,6 +118,8 @@ impl SamplerBuilder {
                 controller: Controller::new(params),
                 budget: self.config.budget.clone(),
                 interval_start: None,
+                surge_checked: None,
+                partial: IntervalMeasure::default(),
                 last_rates: Rates::default(),
                 last_keys: HashMap::new(),
                 history: Vec::new(),
@@ -150,6 +152,11 @@ struct Control {
     controller: Controller,
     budget: Option<BudgetConfig>,
     interval_start: Option<Duration>,
+    /// When demand was last compared with the forecasts for a surge (engine time).
+    surge_checked: Option<Duration>,
+    /// The partial measure of surge checks, kept so a check allocates nothing: its policy
+    /// names are rebuilt only when the policy set changes.
+    partial: IntervalMeasure,
     last_rates: Rates,
     /// Stratum labels to keys, per policy, from the latest step: stratum keys hash the
     /// stratum's values, so they stay valid in a rebuilt policy set.
@@ -189,6 +196,13 @@ impl PolicyGauges {
         }
     }
 }
+
+/// Surge checks per controller interval, at most. Each is cheap (no allocation), but a poller
+/// may poll every millisecond. Every 1/10 of an interval would shift when the controller reacts
+/// to the mission's surge by up to half a second (40 steps instead of 42 and 5.7% more traces
+/// kept over its 60 s); every 1/100 (50 ms at the demo's 5 s) keeps its reactions as with a
+/// check on every 10 ms poll, within 0.1% of traces kept.
+const SURGE_CHECKS: u32 = 100;
 
 /// Most controller states kept for [`Sampler::controller_history`].
 const HISTORY: usize = 4096;
@@ -377,28 +391,46 @@ impl Sampler {
         };
         let start = *control.interval_start.get_or_insert(now);
         let elapsed = now.saturating_sub(start);
-        let set = self.policies.read().clone();
         if elapsed >= interval {
+            let set = self.policies.read().clone();
             self.step(&mut control, &set, now);
-        } else if elapsed >= interval / 5 {
-            // A surge should not wait for the interval's end.
-            let fraction = elapsed.as_secs_f64() / interval.as_secs_f64();
-            let partial = IntervalMeasure {
-                policies: set
-                    .names()
-                    .zip(set.peek_first())
-                    .map(|(name, v)| PolicyMeasure {
-                        name: Str::from(name),
-                        demand: demand(v),
-                        ..PolicyMeasure::default()
-                    })
-                    .collect(),
-                fraction,
-                ..IntervalMeasure::default()
-            };
-            if control.controller.is_burst(&partial) {
-                self.step(&mut control, &set, now);
-            }
+            return;
+        }
+        // A surge should not wait for the interval's end: from a fifth of the interval on,
+        // compare demand so far with the forecasts, at most every 1/SURGE_CHECKS of an interval
+        // (polls may come every millisecond; a surge needs no finer watch than that).
+        if elapsed < interval / 5
+            || control
+                .surge_checked
+                .is_some_and(|t| t <= now && now - t < interval / SURGE_CHECKS)
+        {
+            return;
+        }
+        control.surge_checked = Some(now);
+        let set = self.policies.read().clone();
+        let control = &mut *control;
+        let partial = &mut control.partial;
+        let same_policies = partial.policies.len() == set.len()
+            && partial
+                .policies
+                .iter()
+                .zip(set.names())
+                .all(|(m, name)| &*m.name == name);
+        if !same_policies {
+            partial.policies = set
+                .names()
+                .map(|name| PolicyMeasure {
+                    name: Str::from(name),
+                    ..PolicyMeasure::default()
+                })
+                .collect();
+        }
+        for (m, first) in partial.policies.iter_mut().zip(set.peek_first_each()) {
+            m.demand = demand(first);
+        }
+        partial.fraction = elapsed.as_secs_f64() / interval.as_secs_f64();
+        if control.controller.is_burst(partial) {
+            self.step(control, &set, now);
         }
     }
 

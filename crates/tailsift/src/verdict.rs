@@ -127,44 +127,68 @@ pub fn combine<I>(randomness: u64, verdicts: I, default_keep: bool) -> Outcome
 where
     I: IntoIterator<Item = Verdict>,
 {
-    let mut reasons = Vec::new();
-    let mut vetoes = Vec::new();
-    let mut min_threshold: Option<u64> = None;
+    let mut combiner = Combiner::default();
     for verdict in verdicts {
+        combiner.add(verdict);
+    }
+    combiner.finish(randomness, default_keep)
+}
+
+/// [`combine`], one verdict at a time: a caller that produces verdicts in order hands each over
+/// as it comes (its reason moved, not cloned) instead of collecting them first.
+#[derive(Debug, Default)]
+pub(crate) struct Combiner {
+    reasons: Vec<Str>,
+    vetoes: Vec<Str>,
+    min_threshold: Option<u64>,
+}
+
+impl Combiner {
+    /// Adds the next verdict in configured order.
+    pub(crate) fn add(&mut self, verdict: Verdict) {
         match verdict {
             Verdict::Keep { reason, rate } => {
                 let t = threshold_for_rate(rate);
-                min_threshold = Some(min_threshold.map_or(t, |m| m.min(t)));
-                reasons.push(reason);
+                self.min_threshold = Some(self.min_threshold.map_or(t, |m| m.min(t)));
+                self.reasons.push(reason);
             }
             Verdict::Abstain => {}
-            Verdict::Drop { reason } => vetoes.push(reason),
+            Verdict::Drop { reason } => self.vetoes.push(reason),
         }
     }
-    if !vetoes.is_empty() {
-        return Outcome {
-            reasons: vetoes,
-            ..Outcome::dropped()
-        };
-    }
-    match min_threshold {
-        Some(t) if t < RANDOMNESS_RANGE && randomness >= t => Outcome {
-            keep: true,
+
+    /// The outcome of the verdicts added so far.
+    pub(crate) fn finish(self, randomness: u64, default_keep: bool) -> Outcome {
+        let Combiner {
             reasons,
-            adjusted_count: 1.0 / rate_for_threshold(t),
-            threshold: t,
-        },
-        Some(_) => Outcome {
-            reasons,
-            ..Outcome::dropped()
-        },
-        None if default_keep => Outcome {
-            keep: true,
-            reasons,
-            adjusted_count: 1.0,
-            threshold: 0,
-        },
-        None => Outcome::dropped(),
+            vetoes,
+            min_threshold,
+        } = self;
+        if !vetoes.is_empty() {
+            return Outcome {
+                reasons: vetoes,
+                ..Outcome::dropped()
+            };
+        }
+        match min_threshold {
+            Some(t) if t < RANDOMNESS_RANGE && randomness >= t => Outcome {
+                keep: true,
+                reasons,
+                adjusted_count: 1.0 / rate_for_threshold(t),
+                threshold: t,
+            },
+            Some(_) => Outcome {
+                reasons,
+                ..Outcome::dropped()
+            },
+            None if default_keep => Outcome {
+                keep: true,
+                reasons,
+                adjusted_count: 1.0,
+                threshold: 0,
+            },
+            None => Outcome::dropped(),
+        }
     }
 }
 

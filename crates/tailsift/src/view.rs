@@ -7,6 +7,7 @@
 //! asks, so a policy set that never looks at them never pays for them. Native, CEL and WASM
 //! policies all read this same structure (the WASM host encodes it once per trace).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -110,6 +111,9 @@ impl Children {
     }
 }
 
+/// [`TraceView::bytes`] not known yet (no trace is `u64::MAX` bytes).
+const UNKNOWN_BYTES: u64 = u64::MAX;
+
 /// A whole trace, as policies see it.
 #[derive(Debug)]
 pub struct TraceView<'a> {
@@ -123,6 +127,10 @@ pub struct TraceView<'a> {
     flags: TraceFlags,
     now: Duration,
     baseline: Option<Baseline>,
+    /// The summed span sizes, or [`UNKNOWN_BYTES`] until given or first asked for. An atomic
+    /// rather than a `OnceLock`, whose initialization goes through a `Once`: this is set for
+    /// every decided trace.
+    bytes: AtomicU64,
     children: OnceLock<Children>,
     critical_path: OnceLock<CriticalPath>,
 }
@@ -165,8 +173,31 @@ impl<'a> TraceView<'a> {
             flags,
             now,
             baseline: None,
+            bytes: AtomicU64::new(UNKNOWN_BYTES),
             children: OnceLock::new(),
             critical_path: OnceLock::new(),
+        }
+    }
+
+    /// The same view, with the spans' summed [`Span::size_estimate`] given rather than
+    /// computed on first use (the engine has it already: it counts every span's size at
+    /// ingest). `bytes` must be that sum.
+    pub fn with_bytes(self, bytes: u64) -> Self {
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self
+    }
+
+    /// The trace's estimated OTLP size: the sum of its spans' [`Span::size_estimate`], the unit
+    /// of byte budgets. Given by the engine, else summed on first use.
+    pub fn bytes(&self) -> u64 {
+        match self.bytes.load(Ordering::Relaxed) {
+            UNKNOWN_BYTES => {
+                let bytes = self.spans.iter().map(|s| s.size_estimate() as u64).sum();
+                // Threads racing here compute the same sum.
+                self.bytes.store(bytes, Ordering::Relaxed);
+                bytes
+            }
+            bytes => bytes,
         }
     }
 
@@ -315,6 +346,65 @@ mod tests {
             .collect();
         assert_eq!(kids, vec![2, 3]);
         assert_eq!(view.children().parent(1), Some(root));
+    }
+
+    #[test]
+    fn sort_spans_orders_sorted_reversed_and_shuffled_input() {
+        let ids = |spans: &[Span]| spans.iter().map(|s| s.span_id.to_u64()).collect::<Vec<_>>();
+        let mut sorted: Vec<Span> = (1..=6).map(|i| span(i, 0, i * 10, 100)).collect();
+        sort_spans(&mut sorted);
+        assert_eq!(ids(&sorted), [1, 2, 3, 4, 5, 6]);
+        let mut reversed: Vec<Span> = sorted.iter().rev().cloned().collect();
+        sort_spans(&mut reversed);
+        assert_eq!(ids(&reversed), [1, 2, 3, 4, 5, 6]);
+        // Equal start times are ordered by span id, in every direction.
+        let mut ties = vec![span(3, 0, 5, 9), span(2, 0, 5, 9), span(1, 0, 0, 9)];
+        sort_spans(&mut ties);
+        assert_eq!(ids(&ties), [1, 2, 3]);
+        let mut shuffled = vec![
+            span(4, 0, 40, 100),
+            span(1, 0, 10, 100),
+            span(6, 0, 60, 100),
+            span(2, 0, 20, 100),
+            span(5, 0, 50, 100),
+            span(3, 0, 30, 100),
+        ];
+        sort_spans(&mut shuffled);
+        assert_eq!(ids(&shuffled), [1, 2, 3, 4, 5, 6]);
+        // Longer traces, in a scrambled order.
+        for n in [33u64, 200] {
+            let mut spans: Vec<Span> = (0..n)
+                .map(|i| {
+                    let at = (i * 7 + 3) % n;
+                    span(at + 1, 0, if at % 5 == 0 { 0 } else { at * 10 }, 5000)
+                })
+                .collect();
+            let mut expected = spans.clone();
+            expected.sort_by_key(|s| (s.start_time_unix_nano, s.span_id));
+            sort_spans(&mut spans);
+            assert_eq!(ids(&spans), ids(&expected), "{n} spans");
+        }
+    }
+
+    #[test]
+    fn bytes_are_summed_unless_given() {
+        let spans = vec![span(1, 0, 0, 10), span(2, 1, 1, 5)];
+        let view = TraceView::new(
+            TraceId::from_u128(1),
+            &spans,
+            TraceFlags::default(),
+            Duration::ZERO,
+        );
+        let sum: u64 = spans.iter().map(|s| s.size_estimate() as u64).sum();
+        assert_eq!(view.bytes(), sum);
+        let given = TraceView::new(
+            TraceId::from_u128(1),
+            &spans,
+            TraceFlags::default(),
+            Duration::ZERO,
+        )
+        .with_bytes(sum);
+        assert_eq!(given.bytes(), sum);
     }
 
     #[test]

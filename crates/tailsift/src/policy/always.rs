@@ -21,7 +21,7 @@ impl AlwaysPolicy {
     /// An `always` policy named `name`.
     pub fn new(name: &str) -> AlwaysPolicy {
         AlwaysPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
         }
     }
 }
@@ -46,7 +46,7 @@ impl NeverPolicy {
     /// A `never` policy named `name`.
     pub fn new(name: &str) -> NeverPolicy {
         NeverPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
         }
     }
 }

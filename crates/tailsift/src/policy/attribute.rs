@@ -328,7 +328,7 @@ impl AttributePolicy {
         invert: bool,
     ) -> AttributePolicy {
         AttributePolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             key: key.to_string(),
             test,
             scope,

@@ -99,7 +99,7 @@ impl CompositePolicy {
     /// A composite named `name` over `children` (`not` and `drop` use the first child only).
     pub fn new(name: &str, op: CompositeOp, children: Vec<SubPolicy>) -> CompositePolicy {
         CompositePolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             op,
             children,
         }

@@ -190,7 +190,7 @@ impl CriticalPathPolicy {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| PolicyConfigError::invalid(name, "operations", m))?;
         Ok(CriticalPathPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             operations,
             anywhere: config.anywhere,
         })

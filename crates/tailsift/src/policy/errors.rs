@@ -42,7 +42,7 @@ impl ErrorsPolicy {
     /// An `errors` policy named `name`.
     pub fn new(name: &str, config: &ErrorsConfig) -> ErrorsPolicy {
         ErrorsPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             config: config.clone(),
         }
     }

@@ -318,6 +318,25 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_xxh3_of_the_parts_whatever_their_length() {
+        // The key is xxh3 of "s" service 0xff "s" name 0xff, hashed in one call or streamed.
+        for len in [0, 5, 60, 127, 128, 300] {
+            let name = "n".repeat(len);
+            let (key, _) = key_and_label(
+                &GroupBy::root_operation(),
+                &[root("checkout", &name, vec![])],
+            );
+            let mut expected = xxhash_rust::xxh3::Xxh3::new();
+            for part in ["checkout", name.as_str()] {
+                expected.update(b"s");
+                expected.update(part.as_bytes());
+                expected.update(&[0xff]);
+            }
+            assert_eq!(key, GroupKey(expected.digest()), "name of {len} bytes");
+        }
+    }
+
+    #[test]
     fn default_group_is_root_service_and_name() {
         let by = GroupBy::root_operation();
         let (a, label) = key_and_label(&by, &[root("checkout", "POST /pay", vec![])]);

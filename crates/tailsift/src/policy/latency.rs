@@ -203,7 +203,7 @@ impl LatencyPolicy {
             }),
         };
         Ok(LatencyPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             mode,
         })
     }

@@ -43,8 +43,25 @@ pub use rates::PolicyRates;
 pub use set::{Explanation, PolicyExplanation, PolicySet};
 pub use stats::{PolicyInterval, PolicyTotals, StratumInterval, Volume};
 
+use std::sync::OnceLock;
+
+use crate::span::{Interner, Str};
 use crate::verdict::Verdict;
 use crate::view::TraceView;
+
+/// Most distinct policy names made immortal by [`name_str`]; past it names are counted copies.
+const MAX_POLICY_NAMES: usize = 4096;
+
+/// A policy's name as a [`Str`] that costs no atomic operation to clone or drop: it is the
+/// reason in every verdict and decision of the policy, cloned and dropped once per trace or
+/// more, from every deciding thread. Names are interned process-wide (immortal, see
+/// [`Interner`]), so rebuilding a set with the same names — a reload — allocates nothing new.
+pub(crate) fn name_str(name: &str) -> Str {
+    static NAMES: OnceLock<Interner> = OnceLock::new();
+    NAMES
+        .get_or_init(|| Interner::new(MAX_POLICY_NAMES))
+        .intern(name)
+}
 
 /// A failure of one policy on one trace (a CEL runtime error, a WASM trap or timeout). The
 /// policy set turns it into the policy's configured fallback verdict and counts it.

@@ -81,7 +81,7 @@ impl RateLimitPolicy {
         let nanos_per_span = 1e9 / config.spans_per_second;
         let burst = config.burst.unwrap_or(config.spans_per_second).max(1.0);
         Ok(RateLimitPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             nanos_per_span,
             capacity_nanos: (burst * nanos_per_span).round() as u64,
             full_at: AtomicU64::new(0),

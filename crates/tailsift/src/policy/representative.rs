@@ -158,7 +158,7 @@ impl RepresentativePolicy {
             None => GroupBy::root_operation(),
         };
         Ok(RepresentativePolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             rate: config.rate,
             min_per_minute: config.min_per_minute,
             group_by,
@@ -187,15 +187,21 @@ impl RepresentativePolicy {
         self.strata.evicted()
     }
 
+    /// Whether strata are the default groups (root service + root name), whose key the policy
+    /// set computes once per trace for the latency baseline too.
+    pub(crate) fn groups_by_root_operation(&self) -> bool {
+        self.group_by.is_root_operation()
+    }
+
     /// The verdict with the controller's table `rates` (loaded once per trace by the policy set)
-    /// for a trace of `bytes` bytes.
+    /// for a trace of `bytes` bytes whose stratum is `key` (from [`RepresentativePolicy::stratum`]).
     pub(crate) fn decide_with(
         &self,
         trace: &TraceView<'_>,
         rates: Option<&PolicyRates>,
         bytes: u64,
+        key: GroupKey,
     ) -> Verdict {
-        let key = self.group_by.key(trace);
         let base = match (&self.controller, rates) {
             (Some(slot), Some(r)) => {
                 r.stratum_rate(slot.index, key).unwrap_or(self.rate) * r.multiplier(slot.index)
@@ -252,9 +258,10 @@ impl Policy for RepresentativePolicy {
     }
 
     fn evaluate(&self, trace: &TraceView<'_>) -> Result<Verdict, PolicyError> {
-        let bytes = trace.spans().iter().map(|s| s.size_estimate() as u64).sum();
+        let bytes = trace.bytes();
         let rates = self.controller.as_ref().map(|c| c.rates.load());
-        Ok(self.decide_with(trace, rates.as_deref().map(|r| &**r), bytes))
+        let key = self.stratum(trace);
+        Ok(self.decide_with(trace, rates.as_deref().map(|r| &**r), bytes, key))
     }
 }
 

@@ -7,9 +7,9 @@
 //!    CEL, WASM), so every kind sees the same numbers;
 //! 3. evaluates every policy in configured order — a failure is counted and replaced by the
 //!    policy's `on_error` verdict — and scales each `Keep` rate by the policy's multiplier;
-//! 4. combines the verdicts with [`crate::verdict::combine`] (any `Drop` vetoes; otherwise kept
-//!    iff the shared randomness passes the largest rate; otherwise `default_keep`), which records
-//!    every matching policy among the reasons;
+//! 4. combines the verdicts as [`crate::verdict::combine`] does, each as it comes (any `Drop`
+//!    vetoes; otherwise kept iff the shared randomness passes the largest rate; otherwise
+//!    `default_keep`), which records every matching policy among the reasons;
 //! 5. counts per policy what it matched (its demand: `Keep` before rates) and what was kept with
 //!    it, in traces, spans and bytes, and adds the trace's duration to its group's baseline.
 //!
@@ -37,14 +37,14 @@ use parking_lot::Mutex;
 
 use super::builders::{build, needs_baseline, Built, PolicyBuilders};
 use super::config::{OnError, PolicyConfig, PolicyConfigError};
-use super::group::GroupBy;
+use super::group::{GroupBy, GroupKey};
 use super::rates::{clamp_rate, PolicyRates};
 use super::representative::RepresentativePolicy;
 use super::stats::{PolicyCounters, PolicyInterval, PolicyTotals, Volume, VolumeCounter};
 use super::{Decider, Policy};
 use crate::sketch::{BaselineConfig, GroupedSketches};
-use crate::span::{Span, Str};
-use crate::verdict::{combine, Outcome, Verdict};
+use crate::span::Str;
+use crate::verdict::{Combiner, Outcome, Verdict};
 use crate::view::TraceView;
 
 /// The operator's policies, evaluated and combined per trace.
@@ -57,6 +57,8 @@ pub struct PolicySet {
     drained: Mutex<Vec<Totals>>,
     /// Every kept trace once (whichever policies kept it, or the default).
     kept: VolumeCounter,
+    /// Root service + root name: the baseline's groups and the default strata.
+    root_operation: GroupBy,
 }
 
 struct SharedBaseline {
@@ -189,7 +191,7 @@ impl PolicySet {
                 }
             };
             entries.push(Entry::new(
-                Str::from(c.name.as_str()),
+                super::name_str(&c.name),
                 c.kind.name(),
                 eval,
                 c.on_error.unwrap_or_default(),
@@ -205,7 +207,7 @@ impl PolicySet {
             .into_iter()
             .map(|p| {
                 Entry::new(
-                    Str::from(p.name()),
+                    super::name_str(p.name()),
                     "custom",
                     Eval::Dyn(p),
                     OnError::Abstain,
@@ -229,6 +231,7 @@ impl PolicySet {
         PolicySet {
             drained: Mutex::new(vec![Totals::default(); entries.len()]),
             kept: VolumeCounter::default(),
+            root_operation: GroupBy::root_operation(),
             entries,
             default_keep,
             baseline,
@@ -326,24 +329,25 @@ impl PolicySet {
     /// Each policy's first-match demand so far in the current interval, without draining: what
     /// a controller checks between intervals to see a surge early.
     pub fn peek_first(&self) -> Vec<Volume> {
-        self.entries
-            .iter()
-            .map(|e| e.counters.first.peek())
-            .collect()
+        self.peek_first_each().collect()
+    }
+
+    /// [`PolicySet::peek_first`], without collecting (no allocation).
+    pub fn peek_first_each(&self) -> impl ExactSizeIterator<Item = Volume> + '_ {
+        self.entries.iter().map(|e| e.counters.first.peek())
     }
 
     /// Decides `trace` exactly as [`Decider::decide`] does — counting, learning baselines and
     /// spending rate-limit tokens once — and also returns each policy's own verdict and
     /// failure: for `tailsift explain`.
     pub fn decide_explained(&self, trace: &mut TraceView<'_>) -> Explanation {
-        let mut errors = Vec::with_capacity(self.entries.len());
-        let (verdicts, outcome) = self.evaluate(trace, Some(&mut errors));
+        let mut verdicts = Vec::with_capacity(self.entries.len());
+        let outcome = self.evaluate(trace, Some(&mut verdicts));
         let policies = self
             .entries
             .iter()
             .zip(verdicts)
-            .zip(errors)
-            .map(|((e, verdict), error)| PolicyExplanation {
+            .map(|(e, (verdict, error))| PolicyExplanation {
                 name: e.name.clone(),
                 kind: e.kind,
                 verdict,
@@ -422,76 +426,94 @@ fn scale(verdict: Verdict, multiplier: f64) -> Verdict {
     }
 }
 
-/// The trace's bytes, summed on first use only.
-struct LazyBytes<'a> {
-    spans: &'a [Span],
-    bytes: Option<u64>,
-}
-
-impl LazyBytes<'_> {
-    fn get(&mut self) -> u64 {
-        let spans = self.spans;
-        *self
-            .bytes
-            .get_or_insert_with(|| spans.iter().map(|s| s.size_estimate() as u64).sum())
+impl Decider for PolicySet {
+    fn decide(&self, trace: &mut TraceView<'_>) -> Outcome {
+        self.evaluate(trace, None)
     }
 }
 
-impl Decider for PolicySet {
-    fn decide(&self, trace: &mut TraceView<'_>) -> Outcome {
-        self.evaluate(trace, None).1
+/// Which policies of a set returned `Keep` for one trace: a bit per policy, on the stack for
+/// the first 64.
+struct Matched {
+    first: u64,
+    more: Vec<bool>,
+}
+
+impl Matched {
+    fn new(policies: usize) -> Matched {
+        Matched {
+            first: 0,
+            more: vec![false; policies.saturating_sub(64)],
+        }
+    }
+
+    fn set(&mut self, index: usize) {
+        match index.checked_sub(64) {
+            None => self.first |= 1 << index,
+            Some(i) => self.more[i] = true,
+        }
+    }
+
+    fn get(&self, index: usize) -> bool {
+        match index.checked_sub(64) {
+            None => self.first & (1 << index) != 0,
+            Some(i) => self.more[i],
+        }
     }
 }
 
 impl PolicySet {
     /// Evaluates every policy in order, counts demand and kept output, learns the baseline, and
-    /// combines. With `errors`, records each policy's failure message (or `None`).
+    /// combines. With `explain`, records each policy's verdict and failure message (or `None`).
     fn evaluate(
         &self,
         trace: &mut TraceView<'_>,
-        mut errors: Option<&mut Vec<Option<String>>>,
-    ) -> (Vec<Verdict>, Outcome) {
+        mut explain: Option<&mut Vec<(Verdict, Option<String>)>>,
+    ) -> Outcome {
         let rates = self.rates.load();
         let now = trace.now();
-        let group = self.baseline.as_ref().map(|b| {
+        // The root operation's key, computed at most once per trace: the baseline's group and
+        // the stratum of representative policies grouped by default.
+        let mut root_key: Option<GroupKey> = None;
+        if let Some(b) = &self.baseline {
             let key = b.group_by.key(trace);
             trace.set_baseline(b.sketches.baseline(key, now));
-            key
-        });
+            root_key = Some(key);
+        }
         let trace: &TraceView<'_> = trace;
         let spans = trace.spans().len() as u64;
-        let mut bytes = LazyBytes {
-            spans: trace.spans(),
-            bytes: None,
-        };
-        let mut verdicts = Vec::with_capacity(self.entries.len());
+        let mut combiner = Combiner::default();
+        let mut matched = Matched::new(self.entries.len());
         let mut first_seen = false;
         for (i, e) in self.entries.iter().enumerate() {
             let multiplier = rates.multiplier(i);
             let result = match &e.eval {
                 // Representative applies its multiplier itself, under its stratum floor.
-                Eval::Representative(r) => Ok(r.decide_with(trace, Some(&rates), bytes.get())),
+                Eval::Representative(r) => {
+                    let key = if r.groups_by_root_operation() {
+                        *root_key.get_or_insert_with(|| self.root_operation.key(trace))
+                    } else {
+                        r.stratum(trace)
+                    };
+                    Ok(r.decide_with(trace, Some(&rates), trace.bytes(), key))
+                }
                 Eval::Dyn(p) => p.evaluate(trace).map(|v| scale(v, multiplier)),
             };
-            let verdict = match result {
-                Ok(v) => {
-                    if let Some(errors) = errors.as_deref_mut() {
-                        errors.push(None);
-                    }
-                    v
-                }
+            let (verdict, error) = match result {
+                Ok(v) => (v, None),
                 Err(err) => {
                     e.counters.errors.fetch_add(1, Ordering::Relaxed);
                     e.errors_metric.increment(1);
                     tracing::debug!(policy = %e.name, error = %err, "policy failed; using its on_error verdict");
-                    if let Some(errors) = errors.as_deref_mut() {
-                        errors.push(Some(err.message));
-                    }
-                    scale(e.on_error.verdict(&e.name), multiplier)
+                    (
+                        scale(e.on_error.verdict(&e.name), multiplier),
+                        Some(err.message),
+                    )
                 }
             };
             if matches!(verdict, Verdict::Keep { .. }) {
-                let volume = Volume::trace(spans, bytes.get());
+                matched.set(i);
+                let volume = Volume::trace(spans, trace.bytes());
                 e.counters.matched.add(volume);
                 if !first_seen {
                     first_seen = true;
@@ -499,26 +521,26 @@ impl PolicySet {
                 }
                 e.matched_metric.increment(1);
             }
-            verdicts.push(verdict);
+            if let Some(explain) = explain.as_deref_mut() {
+                explain.push((verdict.clone(), error));
+            }
+            combiner.add(verdict);
         }
-        let outcome = combine(
-            trace.randomness(),
-            verdicts.iter().cloned(),
-            self.default_keep,
-        );
+        let outcome = combiner.finish(trace.randomness(), self.default_keep);
         if outcome.keep {
-            self.kept.add(Volume::trace(spans, bytes.get()));
-            for (e, v) in self.entries.iter().zip(&verdicts) {
-                if matches!(v, Verdict::Keep { .. }) {
-                    e.counters.kept.add(Volume::trace(spans, bytes.get()));
+            let volume = Volume::trace(spans, trace.bytes());
+            self.kept.add(volume);
+            for (i, e) in self.entries.iter().enumerate() {
+                if matched.get(i) {
+                    e.counters.kept.add(volume);
                     e.kept_metric.increment(1);
                 }
             }
         }
-        if let (Some(b), Some(key)) = (&self.baseline, group) {
+        if let (Some(b), Some(key)) = (&self.baseline, root_key) {
             b.sketches.record(key, now, trace.duration());
         }
-        (verdicts, outcome)
+        outcome
     }
 }
 
@@ -546,7 +568,7 @@ mod tests {
     use crate::policy::errors::ErrorsConfig;
     use crate::policy::latency::LatencyConfig;
     use crate::policy::representative::RepresentativeConfig;
-    use crate::span::{SpanId, StatusCode, TraceId};
+    use crate::span::{Span, SpanId, StatusCode, TraceId};
     use crate::view::TraceFlags;
     use crate::PolicyError;
     use std::time::Duration;

@@ -1,0 +1,161 @@
+//! [`Scratch`]: the per-thread working memory of `Engine::ingest` and `Engine::poll` — a batch's
+//! routing (a counting sort of its spans by shard), the traces and decisions of one lock hold,
+//! and emptied span vectors on their way back to a shard — reused so that the span path
+//! allocates nothing in steady state.
+
+use std::cell::Cell;
+
+use super::slots::Slots;
+use super::{RejectCounts, RejectReason};
+use crate::buffer::{ReadyTrace, MAX_SPARE_SPANS};
+use crate::decision::Decision;
+use crate::ring::Ring;
+use crate::span::Span;
+
+/// Where one valid span of a batch goes.
+#[derive(Clone, Copy)]
+pub(super) struct Route {
+    pub hash: u64,
+    pub size: usize,
+    pub shard: u32,
+}
+
+/// Marks a rejected span in [`Scratch::routes`].
+const REJECTED: u32 = u32::MAX;
+
+/// Per-thread working memory of `ingest` and `poll` (see the module documentation). Taken out
+/// of the thread-local for the duration of a call; a call re-entering the engine from the sink
+/// finds it empty and works with fresh vectors.
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// Per span of the batch, by index.
+    pub routes: Vec<Route>,
+    /// Batch indices grouped by shard (batch order within a shard): a counting sort.
+    pub order: Vec<u32>,
+    /// `order[starts[i]..starts[i + 1]]` are the spans of shard `i`.
+    pub starts: Vec<u32>,
+    /// Fill positions of the counting sort.
+    pub cursor: Vec<u32>,
+    /// The live bitmap of the batch's [`Slots`].
+    pub live: Vec<u64>,
+    /// Traces taken out of a shard to be decided.
+    pub ready: Vec<ReadyTrace>,
+    /// Decisions made under a shard lock, emitted after it is released.
+    pub decided: Vec<Decision>,
+    /// Span vectors of dropped traces, emptied after the shard lock is released.
+    pub discard: Vec<Vec<Span>>,
+    /// Emptied span vectors, handed to the next shard locked for reuse by new traces.
+    pub spare: Vec<Vec<Span>>,
+}
+
+impl Scratch {
+    const fn new() -> Scratch {
+        Scratch {
+            routes: Vec::new(),
+            order: Vec::new(),
+            starts: Vec::new(),
+            cursor: Vec::new(),
+            live: Vec::new(),
+            ready: Vec::new(),
+            decided: Vec::new(),
+            discard: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Validates every span of the batch and routes the valid ones to one of `shards` shards
+    /// on `ring`: `routes` gets each span's hash, size and shard, `order` and `starts` the spans
+    /// grouped by shard. Rejected spans are counted in `rejected` and left in `slots` (dropped
+    /// with them).
+    pub fn route(
+        &mut self,
+        slots: &Slots,
+        ring: &Ring<usize>,
+        shards: usize,
+        rejected: &mut RejectCounts,
+    ) {
+        let n = shards;
+        let Scratch {
+            routes,
+            order,
+            starts,
+            cursor,
+            ..
+        } = self;
+        routes.clear();
+        starts.clear();
+        starts.resize(n + 1, 0);
+        let nowhere = Route {
+            hash: 0,
+            size: 0,
+            shard: REJECTED,
+        };
+        for i in 0..slots.len() {
+            let Some(span) = slots.get(i) else {
+                routes.push(nowhere); // (every slot is full before routing)
+                continue;
+            };
+            let reason = if !span.trace_id.is_valid() {
+                Some(RejectReason::ZeroTraceId)
+            } else if !span.span_id.is_valid() {
+                Some(RejectReason::ZeroSpanId)
+            } else if span.end_time_unix_nano < span.start_time_unix_nano {
+                Some(RejectReason::EndBeforeStart)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                rejected.add(reason, 1);
+                routes.push(nowhere);
+                continue;
+            }
+            let hash = span.trace_id.hash64();
+            let shard = ring
+                .owner_for_hash(hash)
+                .copied()
+                .filter(|&s| s < n)
+                .unwrap_or(0);
+            starts[shard + 1] += 1;
+            routes.push(Route {
+                hash,
+                size: span.size_estimate(),
+                shard: shard as u32,
+            });
+        }
+        for i in 1..=n {
+            starts[i] += starts[i - 1];
+        }
+        cursor.clear();
+        cursor.extend_from_slice(&starts[..n]);
+        order.clear();
+        order.resize(starts[n] as usize, 0);
+        for (i, route) in routes.iter().enumerate() {
+            if route.shard != REJECTED {
+                let at = &mut cursor[route.shard as usize];
+                order[*at as usize] = i as u32;
+                *at += 1;
+            }
+        }
+    }
+
+    /// Drops the spans of dropped traces (with no lock held: each span drop is a few
+    /// reference-count decrements) and keeps their emptied vectors, up to
+    /// [`MAX_SPARE_SPANS`] of capacity, for new traces.
+    pub fn release_discarded(&mut self) {
+        if self.discard.is_empty() {
+            return;
+        }
+        let mut room = MAX_SPARE_SPANS.saturating_sub(self.spare.iter().map(Vec::capacity).sum());
+        for mut spans in self.discard.drain(..) {
+            spans.clear();
+            if spans.capacity() <= room {
+                room -= spans.capacity();
+                self.spare.push(spans);
+            }
+        }
+    }
+}
+
+thread_local! {
+    pub(super) static SCRATCH: Cell<Scratch> = const { Cell::new(Scratch::new()) };
+}
