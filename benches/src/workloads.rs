@@ -16,6 +16,7 @@ use tailsift::policy::status_code::StatusCodeConfig;
 use tailsift::policy::{
     CelPolicyConfig, PolicyBuilders, PolicyConfig, PolicyConfigError, PolicyKind, PolicySet,
 };
+use tailsift::span::ThinVec;
 use tailsift::{
     Config, EngineConfig, KeyValue, Policy, Resource, Scope, Span, SpanId, SpanKind, StatusCode,
     Str, TraceId, Value,
@@ -269,9 +270,9 @@ impl SpanFactory {
                 end_time_unix_nano: intervals[i].1,
                 attributes,
                 dropped_attributes_count: 0,
-                events: Vec::new(),
+                events: ThinVec::new(),
                 dropped_events_count: 0,
-                links: Vec::new(),
+                links: ThinVec::new(),
                 dropped_links_count: 0,
                 status_code: if failed {
                     StatusCode::Error

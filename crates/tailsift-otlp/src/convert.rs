@@ -364,7 +364,7 @@ impl Reader<'_> {
             ),
             None => (StatusCode::Unset, Str::empty()),
         };
-        let mut links = Vec::with_capacity(s.links.len());
+        let mut links = tailsift::span::ThinVec::with_capacity(s.links.len());
         for (li, l) in s.links.iter().enumerate() {
             links.push(Link {
                 trace_id: trace_id(&l.trace_id, || path.field(&format!("links[{li}].trace_id")))?,

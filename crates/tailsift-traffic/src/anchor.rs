@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use tailsift::span::ThinVec;
 use tailsift::{KeyValue, Resource, Scope, Span, SpanKind, StatusCode, Str, Value};
 
 use crate::random::Draw;
@@ -311,9 +312,9 @@ impl TraceSource for AnchorSource {
                 trace_state: Str::empty(),
                 flags: 1,
                 dropped_attributes_count: 0,
-                events: Vec::new(),
+                events: ThinVec::new(),
                 dropped_events_count: 0,
-                links: Vec::new(),
+                links: ThinVec::new(),
                 dropped_links_count: 0,
             };
             out.spans.push(span);

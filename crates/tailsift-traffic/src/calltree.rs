@@ -10,6 +10,7 @@
 //! 3. **Spans**: turn nodes into spans, sharing every name, key and constant value from the
 //!    [`Catalog`].
 
+use tailsift::span::{thin_vec, ThinVec};
 use tailsift::{Event, KeyValue, Span, SpanId, StatusCode, TraceId, Value};
 
 use crate::catalog::Catalog;
@@ -308,7 +309,7 @@ impl Build<'_> {
                 });
             }
             let (status_code, status_message, events) = match node.outcome {
-                Outcome::Ok => (StatusCode::Unset, tailsift::Str::empty(), Vec::new()),
+                Outcome::Ok => (StatusCode::Unset, tailsift::Str::empty(), ThinVec::new()),
                 Outcome::Failed { .. } => {
                     attributes.push(KeyValue {
                         key: keys.error_type.clone(),
@@ -332,12 +333,14 @@ impl Build<'_> {
                     (
                         StatusCode::Error,
                         service.status_message.clone(),
-                        vec![event],
+                        thin_vec![event],
                     )
                 }
-                Outcome::UpstreamFailed => {
-                    (StatusCode::Error, keys.upstream_message.clone(), Vec::new())
-                }
+                Outcome::UpstreamFailed => (
+                    StatusCode::Error,
+                    keys.upstream_message.clone(),
+                    ThinVec::new(),
+                ),
             };
             out.spans.push(Span {
                 trace_id,
@@ -362,7 +365,7 @@ impl Build<'_> {
                 trace_state: tailsift::Str::empty(),
                 dropped_attributes_count: 0,
                 dropped_events_count: 0,
-                links: Vec::new(),
+                links: ThinVec::new(),
                 dropped_links_count: 0,
             });
             out.arrivals

@@ -54,7 +54,7 @@ struct TypicalSpans {
 }
 
 /// The most spans a new trace's vector is given room for, whatever the typical trace: bounds the
-/// memory a one-span trace can waste in a shard of large traces (63 × 184 bytes).
+/// memory a one-span trace can waste in a shard of large traces (63 × 152 bytes).
 const MAX_INITIAL_SPANS: u32 = 64;
 
 /// The most span slots a shard keeps in empty vectors for new traces (about 370 KiB).

@@ -3,7 +3,7 @@
 //! `Engine::ingest` routes a batch by shard and then, shard by shard, moves each span straight
 //! from the caller's vector into its trace's vector. Safe Rust can only move out of a `Vec` front
 //! to back (`into_iter`) or by leaving something behind (`mem::take`, `Option`), and going
-//! through a per-shard staging vector copies every 184-byte span once more; so this type owns the
+//! through a per-shard staging vector copies every 152-byte span once more; so this type owns the
 //! batch's buffer and hands out its spans by index. The unsafe code is confined here: a bitmap
 //! records which slots still hold a span, every read checks and clears its bit, and `Drop` drops
 //! whatever was never taken (also when a panic unwinds mid-batch), so no span is read twice,

@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn exception_events_count_only_when_enabled() {
         let span = Span {
-            events: vec![Event {
+            events: crate::span::thin_vec![Event {
                 name: "exception".into(),
                 ..Event::default()
             }],
