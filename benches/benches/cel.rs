@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use tailsift::{Decider, Policy, Span, TraceFlags, TraceView};
+use tailsift::{Decider, Span};
 use tailsift_benches::workloads::{
     collect_traces, demo_cel_expressions, mission_policy_set, PolicyForm, SpanFactory,
 };
@@ -14,15 +14,6 @@ use tailsift_cel::CelPolicy;
 use tailsift_traffic::Workload;
 
 mod common;
-
-fn view(spans: &[Span]) -> TraceView<'_> {
-    TraceView::new(
-        spans[0].trace_id,
-        spans,
-        TraceFlags::default(),
-        Duration::from_secs(60),
-    )
-}
 
 fn expressions() -> Vec<(&'static str, String)> {
     let mut out = vec![
@@ -70,17 +61,7 @@ fn cel(c: &mut Criterion) {
         group.throughput(Throughput::Elements(traces.len() as u64));
         for (name, expr) in expressions() {
             let policy = CelPolicy::compile(name, &expr).expect("the bench's expressions compile");
-            group.bench_function(name, |b| {
-                b.iter_batched_ref(
-                    || traces.iter().map(|t| view(t)).collect::<Vec<_>>(),
-                    |views| {
-                        for v in views.iter() {
-                            let _ = black_box(policy.evaluate(v));
-                        }
-                    },
-                    BatchSize::LargeInput,
-                )
-            });
+            common::bench_per_trace(&mut group, name, &policy, traces);
         }
         group.finish();
     }
@@ -91,7 +72,7 @@ fn cel(c: &mut Criterion) {
         let set = mission_policy_set(form).expect("the mission's policies build");
         group.bench_function(format!("mission_{}", form.as_str()), |b| {
             b.iter_batched_ref(
-                || mission.iter().map(|t| view(t)).collect::<Vec<_>>(),
+                || mission.iter().map(|t| common::view(t)).collect::<Vec<_>>(),
                 |views| {
                     for v in views.iter_mut() {
                         black_box(set.decide(v));

@@ -14,7 +14,7 @@ use tailsift::policy::representative::RepresentativeConfig;
 use tailsift::policy::span_count::SpanCountConfig;
 use tailsift::policy::status_code::StatusCodeConfig;
 use tailsift::policy::{build_policy, PolicyConfig, PolicyKind};
-use tailsift::{Decider, Span, TraceFlags, TraceView};
+use tailsift::{Decider, Span};
 use tailsift_benches::workloads::{
     anchor_policy_set, builders, collect_traces, mission_policies, mission_policy_set, PolicyForm,
     SpanFactory,
@@ -22,15 +22,6 @@ use tailsift_benches::workloads::{
 use tailsift_traffic::Workload;
 
 mod common;
-
-fn view(spans: &[Span]) -> TraceView<'_> {
-    TraceView::new(
-        spans[0].trace_id,
-        spans,
-        TraceFlags::default(),
-        Duration::from_secs(60),
-    )
-}
 
 fn mission_traces() -> Vec<Vec<Span>> {
     let workload = Workload::from_name("mission").expect("mission is a workload");
@@ -98,19 +89,7 @@ fn native(c: &mut Criterion) {
     for (name, kind) in policies {
         let policy = build_policy(&PolicyConfig::new(name, kind), &builders())
             .expect("the bench's policies are valid");
-        // Views are built outside the timed loop; facts they compute lazily (the critical
-        // path) are computed inside it, once per view, as in the engine.
-        group.bench_function(name, |b| {
-            b.iter_batched_ref(
-                || traces.iter().map(|t| view(t)).collect::<Vec<_>>(),
-                |views| {
-                    for v in views.iter() {
-                        let _ = black_box(policy.evaluate(v));
-                    }
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        common::bench_per_trace(&mut group, name, &*policy, &traces);
     }
     group.finish();
 
@@ -126,7 +105,7 @@ fn native(c: &mut Criterion) {
     for (name, set) in &sets {
         group.bench_function(*name, |b| {
             b.iter_batched_ref(
-                || traces.iter().map(|t| view(t)).collect::<Vec<_>>(),
+                || traces.iter().map(|t| common::view(t)).collect::<Vec<_>>(),
                 |views| {
                     for v in views.iter_mut() {
                         black_box(set.decide(v));
@@ -155,11 +134,11 @@ fn facts(c: &mut Criterion) {
             )
         });
         group.bench_function(format!("view_new/{n}"), |b| {
-            b.iter(|| black_box(view(&sorted)).error_count())
+            b.iter(|| black_box(common::view(&sorted)).error_count())
         });
         group.bench_function(format!("critical_path/{n}"), |b| {
             b.iter(|| {
-                let v = view(&sorted);
+                let v = common::view(&sorted);
                 black_box(v.critical_path().spans().len())
             })
         });

@@ -18,9 +18,9 @@ use crate::read::Format;
 pub enum WriteError {
     /// The file name does not say the format.
     #[error(
-        "{}: cannot tell the format from the file name; name it .json, .jsonl or .ndjson \
-         (OTLP/JSON) or .pb, .binpb or .otlp (length-prefixed protobuf), or give the format",
-        path.display()
+        "{}: cannot tell the format from the file name; {}",
+        path.display(),
+        crate::read::FORMAT_HINT
     )]
     UnknownFormat {
         /// The file.

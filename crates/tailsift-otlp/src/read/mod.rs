@@ -28,6 +28,10 @@ use protobuf::ProtobufSource;
 /// corruption rather than allocated.
 pub const MAX_MESSAGE_BYTES: u64 = 256 << 20;
 
+/// What to do when a file name does not tell its format (shared by reading and writing).
+pub(crate) const FORMAT_HINT: &str = "name it .json, .jsonl or .ndjson (OTLP/JSON) or .pb, \
+     .binpb or .otlp (length-prefixed protobuf), or give the format";
+
 /// How a file encodes its requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -87,9 +91,9 @@ impl std::fmt::Display for Location {
 pub enum ReadError {
     /// The file name does not say the format.
     #[error(
-        "{}: cannot tell the format from the file name; name it .json, .jsonl or .ndjson \
-         (OTLP/JSON) or .pb, .binpb or .otlp (length-prefixed protobuf), or give the format",
-        path.display()
+        "{}: cannot tell the format from the file name; {}",
+        path.display(),
+        crate::read::FORMAT_HINT
     )]
     UnknownFormat {
         /// The file.
