@@ -20,9 +20,9 @@
 //!    decision's `first_seen`, and from the delivery of the trace's last span (ground truth).
 //! 3. **Retained memory** (one more run): every span ingested, nothing polled; live heap after
 //!    minus live heap before the spans existed, over the spans buffered. That is what the
-//!    engine holds per buffered span: the span itself (its struct in the trace's vector, with
-//!    the vector's spare capacity, and the heap it owns alone), the trace entry, the tables and
-//!    queues. Strings, resources and scopes shared by many spans are not per-span costs and
+//!    engine holds per buffered span: the span itself (its struct in its slot of the shard's
+//!    span store, with the store's free slots, and the heap it owns alone), the trace entry,
+//!    the tables and queues. Strings, resources and scopes shared by many spans are not per-span costs and
 //!    are counted only once (they are built before the baseline is taken).
 //!
 //! With `pace`, the mission traffic is instead replayed in real time (engine time = wall time
@@ -211,10 +211,10 @@ pub struct Retained {
     /// The OTLP protobuf-encoded size of a span of the workload, on average.
     pub otlp_bytes_per_span: f64,
     /// The same measure on a *warm* engine: a tenth of the traffic ingested and decided first,
-    /// so the shards have learned the typical trace size (as a running collector has). Counted
-    /// against the measured spans: everything the engine holds afterwards beyond what it held
-    /// before any span existed — what the warm-up left (grown tables, recycled vectors,
-    /// decision-cache entries) included.
+    /// as a running collector's would have been. Counted against the measured spans: everything
+    /// the engine holds afterwards beyond what it held before any span existed — what the
+    /// warm-up left (grown tables, free slots in the span store, decision-cache entries)
+    /// included.
     pub warm_bytes_per_span: f64,
 }
 

@@ -24,58 +24,35 @@ use crate::cache::{Cached, DecisionCache, KeptEntry, SharedReasons};
 use crate::span::{Span, TraceId};
 use crate::view::TraceFlags;
 
-/// A trace being buffered.
+mod store;
+
+pub(crate) use store::fits as store_fits;
+use store::{SpanList, SpanStore};
+
+/// A trace being buffered: its spans are in the shard's [`SpanStore`]. Times are engine time in
+/// nanoseconds (8 bytes, where a `Duration` takes 16): the entry is kept small, as every
+/// buffered trace has one, in a hash table that is rarely full.
 pub(crate) struct TraceEntry {
-    pub trace_id: TraceId,
-    pub hash: u64,
-    pub generation: u64,
-    pub spans: Vec<Span>,
-    pub bytes: usize,
-    pub first_seen: Duration,
-    pub last_seen: Duration,
-    pub root_seen: bool,
+    trace_id: TraceId,
+    generation: u64,
+    spans: SpanList,
+    root_seen: bool,
+    bytes: usize,
+    first_seen: u64,
+    last_seen: u64,
 }
 
+/// Engine time as nanoseconds (the engine's clock starts near zero: 584 years fit).
+fn nanos(t: Duration) -> u64 {
+    u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A trace in the wait queue, by its first span's arrival. Its due time (`first_seen` plus
+/// `decision_wait`) is read from the entry.
 #[derive(Clone, Copy)]
 struct WaitEntry {
     hash: u64,
     generation: u64,
-    due: Duration,
-}
-
-/// The typical span count of the shard's recent traces: the capacity a new trace's vector starts
-/// with, so that most traces never grow theirs (each doubling copies every span so far).
-///
-/// An exponentially weighted mean (weight 1/16) of the span counts of traces leaving the table,
-/// in sixteenths of a span. Until a trace has left, new traces start at 4 spans.
-#[derive(Clone, Copy, Debug)]
-struct TypicalSpans {
-    sixteenths: u32,
-}
-
-/// The most spans a new trace's vector is given room for, whatever the typical trace: bounds the
-/// memory a one-span trace can waste in a shard of large traces (63 × 152 bytes).
-const MAX_INITIAL_SPANS: u32 = 64;
-
-/// The most span slots a shard keeps in empty vectors for new traces (about 370 KiB).
-pub(crate) const MAX_SPARE_SPANS: usize = 2048;
-
-impl Default for TypicalSpans {
-    fn default() -> TypicalSpans {
-        TypicalSpans { sixteenths: 4 * 16 }
-    }
-}
-
-impl TypicalSpans {
-    fn observe(&mut self, spans: usize) {
-        let spans = (spans as u32).min(MAX_INITIAL_SPANS) * 16;
-        // mean += (x - mean) / 16, in integers.
-        self.sixteenths = (self.sixteenths * 15 + spans) / 16;
-    }
-
-    fn initial_capacity(&self) -> usize {
-        self.sixteenths.div_ceil(16).clamp(1, MAX_INITIAL_SPANS) as usize
-    }
 }
 
 /// Counters of one shard, read by `Engine::stats`.
@@ -96,19 +73,34 @@ pub(crate) struct ShardCounters {
 
 /// What a shard does with one span offered to it.
 pub(crate) enum Offer<'a> {
-    /// Buffer it: the caller pushes the span onto this vector, its trace's (the shard has
-    /// counted it already).
-    Buffer(&'a mut Vec<Span>),
+    /// Buffer it with its trace: the caller hands the span to this (the shard has counted it
+    /// already).
+    Buffer(Pusher<'a>),
     /// Its trace was kept earlier: forward it at once with this decision's metadata.
     LateKept(KeptEntry),
     /// Its trace was dropped earlier: drop it (counted).
     LateDropped,
 }
 
+/// Appends one span to a trace's spans (see [`Offer::Buffer`]).
+pub(crate) struct Pusher<'a> {
+    store: &'a mut SpanStore,
+    list: &'a mut SpanList,
+}
+
+impl Pusher<'_> {
+    /// Moves `span` into its trace's spans.
+    #[inline]
+    pub fn push(self, span: Span) {
+        self.store.push(self.list, span);
+    }
+}
+
 /// A trace taken out of the table to be decided.
 pub(crate) struct ReadyTrace {
     pub trace_id: TraceId,
     pub hash: u64,
+    /// Its spans in arrival order, in a vector exactly as long.
     pub spans: Vec<Span>,
     /// The spans' summed size estimates.
     pub bytes: usize,
@@ -118,37 +110,30 @@ pub(crate) struct ReadyTrace {
 
 pub(crate) struct Shard {
     traces: HashTable<TraceEntry>,
+    store: SpanStore,
     wait_queue: VecDeque<WaitEntry>,
-    completion: BinaryHeap<Reverse<(Duration, u64, u64)>>,
+    /// Due time (engine nanoseconds), hash and generation of traces whose root has arrived.
+    completion: BinaryHeap<Reverse<(u64, u64, u64)>>,
     pub cache: DecisionCache,
     /// The reasons of recent decisions, shared between them.
     pub reasons: SharedReasons,
-    pub spans: usize,
     pub bytes: usize,
     next_generation: u64,
     pub counters: ShardCounters,
-    typical_spans: TypicalSpans,
-    /// Empty span vectors of dropped traces, given to new traces; see [`Shard::recycle`].
-    spare: Vec<Vec<Span>>,
-    /// The summed capacity of `spare`, in spans.
-    spare_spans: usize,
 }
 
 impl Shard {
     pub fn new(cache: DecisionCache) -> Shard {
         Shard {
             traces: HashTable::new(),
+            store: SpanStore::new(),
             wait_queue: VecDeque::new(),
             completion: BinaryHeap::new(),
             cache,
             reasons: SharedReasons::default(),
-            spans: 0,
             bytes: 0,
             next_generation: 0,
             counters: ShardCounters::default(),
-            typical_spans: TypicalSpans::default(),
-            spare: Vec::new(),
-            spare_spans: 0,
         }
     }
 
@@ -156,44 +141,46 @@ impl Shard {
         self.traces.len()
     }
 
+    /// Spans buffered.
+    pub fn span_count(&self) -> usize {
+        self.store.len()
+    }
+
     /// Offers one validated span (`hash` is its trace id's xxh3 hash, `size` its size
     /// estimate). `wait` is `decision_wait`, `grace` is `completion_grace`. On
-    /// [`Offer::Buffer`] the span is already counted and the caller must push it onto the
-    /// returned vector (the span is only looked at here, so that it is moved once, from the
-    /// caller's batch straight into its trace's vector).
+    /// [`Offer::Buffer`] the span is already counted and the caller must push it (the span is
+    /// only looked at here, so that it is moved once, from the caller's batch straight into its
+    /// slot).
     pub fn offer(
         &mut self,
         hash: u64,
         span: &Span,
         size: usize,
         now: Duration,
-        wait: Duration,
         grace: Duration,
     ) -> Offer<'_> {
         let Shard {
             traces,
+            store,
             wait_queue,
             completion,
             cache,
-            spans,
             bytes,
             next_generation,
             reasons: _,
             counters,
-            typical_spans,
-            spare,
-            spare_spans,
         } = self;
         counters.spans_in += 1;
-        let (trace_id, is_root) = (span.trace_id, span.is_root());
-        let entry = match traces.entry(hash, |e| e.trace_id == trace_id, |e| e.hash) {
+        let (trace_id, is_root, now) = (span.trace_id, span.is_root(), nanos(now));
+        let due = now.saturating_add(nanos(grace));
+        let entry = match traces.entry(hash, |e| e.trace_id == trace_id, |e| e.trace_id.hash64()) {
             Entry::Occupied(occupied) => {
                 let entry = occupied.into_mut();
                 entry.bytes += size;
                 entry.last_seen = entry.last_seen.max(now);
                 if is_root && !entry.root_seen {
                     entry.root_seen = true;
-                    completion.push(Reverse((now + grace, hash, entry.generation)));
+                    completion.push(Reverse((due, hash, entry.generation)));
                 }
                 entry
             }
@@ -214,87 +201,61 @@ impl Shard {
                 let generation = *next_generation;
                 *next_generation += 1;
                 counters.traces_started += 1;
-                wait_queue.push_back(WaitEntry {
-                    hash,
-                    generation,
-                    due: now + wait,
-                });
+                wait_queue.push_back(WaitEntry { hash, generation });
                 if is_root {
-                    completion.push(Reverse((now + grace, hash, generation)));
+                    completion.push(Reverse((due, hash, generation)));
                 }
                 let entry = TraceEntry {
                     trace_id,
-                    hash,
                     generation,
-                    spans: match spare.pop() {
-                        Some(recycled) => {
-                            *spare_spans -= recycled.capacity();
-                            recycled
-                        }
-                        None => Vec::with_capacity(typical_spans.initial_capacity()),
-                    },
+                    spans: SpanList::EMPTY,
+                    root_seen: is_root,
                     bytes: size,
                     first_seen: now,
                     last_seen: now,
-                    root_seen: is_root,
                 };
                 vacant.insert(entry).into_mut()
             }
         };
-        *spans += 1;
         *bytes += size;
-        Offer::Buffer(&mut entry.spans)
+        Offer::Buffer(Pusher {
+            store,
+            list: &mut entry.spans,
+        })
     }
 
-    /// Keeps empty span vectors (of dropped traces, emptied outside the lock) from the end of
-    /// `vectors` for new traces, which then neither allocate nor, while traces are alike, grow
-    /// theirs. Stops when the shard holds [`MAX_SPARE_SPANS`] of spare capacity; drops vectors
-    /// over twice the typical trace's size, which would waste memory in a small trace.
-    pub fn recycle(&mut self, vectors: &mut Vec<Vec<Span>>) {
-        let largest = 2 * self.typical_spans.initial_capacity();
-        while self.spare_spans < MAX_SPARE_SPANS {
-            let Some(spans) = vectors.pop() else { break };
-            debug_assert!(spans.is_empty());
-            if spans.is_empty() && spans.capacity() <= largest {
-                self.spare_spans += spans.capacity();
-                self.spare.push(spans);
-            }
-        }
-    }
-
-    fn take(&mut self, hash: u64, generation: u64) -> Option<TraceEntry> {
+    /// Takes a trace out of the table, with its spans gathered out of the store.
+    fn take(&mut self, hash: u64, generation: u64, mut flags: TraceFlags) -> Option<ReadyTrace> {
         let entry = self
             .traces
             .find_entry(hash, |e| e.generation == generation)
             .ok()?;
         let (trace, _) = entry.remove();
-        self.typical_spans.observe(trace.spans.len());
-        self.spans -= trace.spans.len();
         self.bytes -= trace.bytes;
-        Some(trace)
-    }
-
-    fn ready(trace: TraceEntry, mut flags: TraceFlags) -> ReadyTrace {
+        let mut spans = Vec::new();
+        self.store.take(trace.spans, &mut spans);
         flags.incomplete = !trace.root_seen;
-        ReadyTrace {
+        Some(ReadyTrace {
             trace_id: trace.trace_id,
-            hash: trace.hash,
-            spans: trace.spans,
+            hash,
+            spans,
             bytes: trace.bytes,
-            first_seen: trace.first_seen,
+            first_seen: Duration::from_nanos(trace.first_seen),
             flags,
-        }
+        })
     }
 
     /// Takes up to `limit` traces that are due at `now`: complete ones first, then those that
-    /// waited `decision_wait`.
+    /// waited `decision_wait` (`wait`).
     pub fn take_due(
         &mut self,
         now: Duration,
         grace: Duration,
+        wait: Duration,
         limit: usize,
         out: &mut Vec<ReadyTrace>,
     ) {
+        let (now, grace, wait) = (nanos(now), nanos(grace), nanos(wait));
         while out.len() < limit {
             let Some(&Reverse((due, hash, generation))) = self.completion.peek() else {
                 break;
@@ -310,41 +271,58 @@ impl Shard {
             else {
                 continue;
             };
-            if last_seen + grace <= now {
-                if let Some(trace) = self.take(hash, generation) {
-                    out.push(Self::ready(trace, TraceFlags::default()));
-                }
+            let quiet_until = last_seen.saturating_add(grace);
+            if quiet_until <= now {
+                out.extend(self.take(hash, generation, TraceFlags::default()));
             } else {
                 self.completion
-                    .push(Reverse((last_seen + grace, hash, generation)));
+                    .push(Reverse((quiet_until, hash, generation)));
             }
         }
         while out.len() < limit {
-            let Some(front) = self.wait_queue.front().copied() else {
+            let Some(&WaitEntry { hash, generation }) = self.wait_queue.front() else {
                 break;
             };
-            if front.due > now {
-                break;
+            let first_seen = self
+                .traces
+                .find(hash, |e| e.generation == generation)
+                .map(|e| e.first_seen);
+            match first_seen {
+                // Decided by another route: a stale entry.
+                None => {}
+                Some(first_seen) if first_seen.saturating_add(wait) > now => break,
+                Some(_) => {
+                    let flags = TraceFlags {
+                        timed_out: true,
+                        ..TraceFlags::default()
+                    };
+                    if let Some(trace) = self.take(hash, generation, flags) {
+                        self.counters.timed_out += 1;
+                        out.push(trace);
+                    }
+                }
             }
             self.wait_queue.pop_front();
-            if let Some(trace) = self.take(front.hash, front.generation) {
-                self.counters.timed_out += 1;
-                let flags = TraceFlags {
-                    timed_out: true,
-                    ..TraceFlags::default()
-                };
-                out.push(Self::ready(trace, flags));
-            }
         }
     }
 
     /// Takes the oldest trace (by first span), for an early decision or shutdown.
     pub fn take_oldest(&mut self, flags: TraceFlags) -> Option<ReadyTrace> {
         while let Some(front) = self.wait_queue.pop_front() {
-            if let Some(trace) = self.take(front.hash, front.generation) {
-                return Some(Self::ready(trace, flags));
+            if let Some(trace) = self.take(front.hash, front.generation, flags) {
+                return Some(trace);
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_entry_fits_in_a_cache_line() {
+        assert_eq!(std::mem::size_of::<TraceEntry>(), 64);
     }
 }

@@ -139,6 +139,16 @@ impl EngineConfig {
         if b.max_batch_spans == 0 {
             return fail("buffer.max_batch_spans", "must be at least 1, got 0".into());
         }
+        // A shard may briefly hold a whole batch over its share before it decides early.
+        if !crate::buffer::store_fits(b.max_spans.saturating_add(b.max_batch_spans)) {
+            return fail(
+                "buffer.max_spans",
+                format!(
+                    "plus buffer.max_batch_spans must be under 4,294,000,000, got {} + {}",
+                    b.max_spans, b.max_batch_spans
+                ),
+            );
+        }
         if b.decision_wait.is_zero() {
             return fail("buffer.decision_wait", "must be more than 0s".into());
         }

@@ -301,7 +301,7 @@ struct Gauges {
 
 impl Gauges {
     fn add(&mut self, shard: &Shard) {
-        self.spans += shard.spans;
+        self.spans += shard.span_count();
         self.bytes += shard.bytes;
         self.traces += shard.trace_count();
     }
@@ -350,7 +350,6 @@ impl Engine {
         let mut scratch = SCRATCH.with(Cell::take);
         let mut slots = Slots::new(batch, std::mem::take(&mut scratch.live));
         scratch.route(&slots, &self.ring, self.shards.len(), &mut report.rejected);
-        let wait = self.config.buffer.decision_wait;
         let grace = self.config.buffer.completion_grace;
         let mut late = Vec::new();
         // Only needed for early decisions: not cloned (a shared reference count) otherwise.
@@ -364,9 +363,6 @@ impl Engine {
                 continue;
             }
             let mut shard = self.shards[index].lock();
-            if !scratch.spare.is_empty() {
-                shard.recycle(&mut scratch.spare);
-            }
             if self.closed.load(Ordering::Acquire) {
                 // Dropped with the slots, after the locks are released.
                 report
@@ -378,9 +374,12 @@ impl Engine {
                 let i = i as usize;
                 let Some(span) = slots.get(i) else { continue };
                 let Route { hash, size, .. } = scratch.routes[i];
-                match shard.offer(hash, span, size, now, wait, grace) {
-                    Offer::Buffer(spans) => {
-                        slots.move_into(i, spans);
+                match shard.offer(hash, span, size, now, grace) {
+                    Offer::Buffer(pusher) => {
+                        // `get` found the span just above, so `take` moves it.
+                        if let Some(span) = slots.take(i) {
+                            pusher.push(span);
+                        }
                         report.buffered += 1;
                     }
                     Offer::LateKept(entry) => {
@@ -392,7 +391,7 @@ impl Engine {
                 }
             }
             // Over the bounds: decide the oldest traces early until the shard fits again.
-            while shard.spans > self.shard_max_spans || shard.bytes > self.shard_max_bytes {
+            while shard.span_count() > self.shard_max_spans || shard.bytes > self.shard_max_bytes {
                 let flags = TraceFlags {
                     early: true,
                     ..TraceFlags::default()
@@ -434,9 +433,10 @@ impl Engine {
     /// `completion_grace`) and traces that waited `decision_wait`.
     pub fn poll(&self, now: Duration) -> PollReport {
         let grace = self.config.buffer.completion_grace;
+        let wait = self.config.buffer.decision_wait;
         let mut report = PollReport::default();
         self.decide_each_shard(now, &mut report, |shard, ready| {
-            shard.take_due(now, grace, DECIDE_CHUNK, ready)
+            shard.take_due(now, grace, wait, DECIDE_CHUNK, ready)
         });
         report
     }
@@ -523,9 +523,6 @@ impl Engine {
                 let full;
                 {
                     let mut shard = shard.lock();
-                    if !scratch.spare.is_empty() {
-                        shard.recycle(&mut scratch.spare);
-                    }
                     let mut ready = std::mem::take(&mut scratch.ready);
                     take(&mut shard, &mut ready);
                     full = ready.len() >= DECIDE_CHUNK;
@@ -572,7 +569,7 @@ impl Engine {
             s.early_decisions += c.early;
             s.timed_out += c.timed_out;
             s.incomplete += c.incomplete;
-            s.spans_buffered += shard.spans as u64;
+            s.spans_buffered += shard.span_count() as u64;
             s.bytes_buffered += shard.bytes as u64;
             s.traces_buffered += shard.trace_count() as u64;
             s.cache_evictions += shard.cache.evicted;

@@ -452,3 +452,56 @@ fn without_output_settings_kept_spans_leave_unchanged() {
     h.advance(Duration::from_secs(2));
     assert_eq!(h.drain()[0].spans[0], sent);
 }
+
+#[test]
+fn a_buffer_bound_beyond_what_a_shard_can_address_is_refused() {
+    let mut config = config(1);
+    config.buffer.max_spans = usize::MAX - 1;
+    let err = EngineConfig::validate(&config).expect_err("too many spans for one shard");
+    assert_eq!(err.key, "buffer.max_spans");
+    assert!(err.problem.contains("4,294,000,000"), "{}", err.problem);
+    config.buffer.max_spans = 4_000_000_000;
+    config.buffer.max_batch_spans = 100_000;
+    assert!(config.validate().is_ok());
+}
+
+#[test]
+fn many_interleaved_traces_come_out_whole_and_counted() {
+    // Spans of 500 traces arrive interleaved over 20 batches; each trace's decision must carry
+    // exactly its own spans, in arrival order, and the shard's span store must give every
+    // slot back.
+    let clock = ManualClock::new();
+    let (sink, decisions) = ChannelSink::new(None);
+    let engine = Engine::builder(config(2))
+        .decider(keep_all)
+        .sink(sink)
+        .clock(clock.clone())
+        .build()
+        .expect("engine");
+    for batch in 0..20u64 {
+        let spans = (1..=500u128)
+            .map(|t| span(t, batch + 2, if batch == 19 { 0 } else { 1 }))
+            .collect();
+        engine.ingest(spans);
+    }
+    assert_eq!(engine.stats().spans_buffered, 10_000);
+    clock.advance(Duration::from_secs(60));
+    engine.poll_now();
+    let mut seen = 0;
+    for decision in decisions.try_iter() {
+        let ids: Vec<u64> = decision.spans.iter().map(|s| s.span_id.to_u64()).collect();
+        assert_eq!(ids.len(), 20, "trace {}", decision.trace_id);
+        assert!(decision
+            .spans
+            .iter()
+            .all(|s| s.trace_id == decision.trace_id));
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (2..22).collect::<Vec<_>>());
+        seen += 1;
+    }
+    assert_eq!(seen, 500);
+    let stats = engine.stats();
+    assert_eq!((stats.spans_buffered, stats.spans_forwarded), (0, 10_000));
+    assert!(stats.conserved());
+}

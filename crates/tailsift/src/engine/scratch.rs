@@ -1,13 +1,12 @@
 //! [`Scratch`]: the per-thread working memory of `Engine::ingest` and `Engine::poll` — a batch's
-//! routing (a counting sort of its spans by shard), the traces and decisions of one lock hold,
-//! and emptied span vectors on their way back to a shard — reused so that the span path
-//! allocates nothing in steady state.
+//! routing (a counting sort of its spans by shard), the traces and decisions of one lock hold —
+//! reused so that the span path allocates nothing in steady state.
 
 use std::cell::Cell;
 
 use super::slots::Slots;
 use super::{RejectCounts, RejectReason};
-use crate::buffer::{ReadyTrace, MAX_SPARE_SPANS};
+use crate::buffer::ReadyTrace;
 use crate::decision::Decision;
 use crate::ring::Ring;
 use crate::span::Span;
@@ -42,10 +41,8 @@ pub(super) struct Scratch {
     pub ready: Vec<ReadyTrace>,
     /// Decisions made under a shard lock, emitted after it is released.
     pub decided: Vec<Decision>,
-    /// Span vectors of dropped traces, emptied after the shard lock is released.
+    /// Span vectors of dropped traces, dropped after the shard lock is released.
     pub discard: Vec<Vec<Span>>,
-    /// Emptied span vectors, handed to the next shard locked for reuse by new traces.
-    pub spare: Vec<Vec<Span>>,
 }
 
 impl Scratch {
@@ -59,7 +56,6 @@ impl Scratch {
             ready: Vec::new(),
             decided: Vec::new(),
             discard: Vec::new(),
-            spare: Vec::new(),
         }
     }
 
@@ -138,21 +134,10 @@ impl Scratch {
         }
     }
 
-    /// Drops the spans of dropped traces (with no lock held: each span drop is a few
-    /// reference-count decrements) and keeps their emptied vectors, up to
-    /// [`MAX_SPARE_SPANS`] of capacity, for new traces.
+    /// Drops the spans of dropped traces, with no lock held: each span drop is a few
+    /// reference-count decrements and frees.
     pub fn release_discarded(&mut self) {
-        if self.discard.is_empty() {
-            return;
-        }
-        let mut room = MAX_SPARE_SPANS.saturating_sub(self.spare.iter().map(Vec::capacity).sum());
-        for mut spans in self.discard.drain(..) {
-            spans.clear();
-            if spans.capacity() <= room {
-                room -= spans.capacity();
-                self.spare.push(spans);
-            }
-        }
+        self.discard.clear();
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`Slots`]: a batch of spans moved out one at a time, in any order, each exactly once.
 //!
 //! `Engine::ingest` routes a batch by shard and then, shard by shard, moves each span straight
-//! from the caller's vector into its trace's vector. Safe Rust can only move out of a `Vec` front
-//! to back (`into_iter`) or by leaving something behind (`mem::take`, `Option`), and going
-//! through a per-shard staging vector copies every 152-byte span once more; so this type owns the
-//! batch's buffer and hands out its spans by index. The unsafe code is confined here: a bitmap
+//! from the caller's vector into its slot in the shard's span store. Safe Rust can only move out
+//! of a `Vec` front to back (`into_iter`) or by leaving something behind (`mem::take`, `Option`),
+//! and going through a per-shard staging vector copies every span once more; so this type owns
+//! the batch's buffer and hands out its spans by index. The unsafe code is confined here: a bitmap
 //! records which slots still hold a span, every read checks and clears its bit, and `Drop` drops
 //! whatever was never taken (also when a panic unwinds mid-batch), so no span is read twice,
 //! leaked or lost.
@@ -73,30 +73,6 @@ impl Slots {
         Some(unsafe { self.buffer.as_ptr().add(index).read() })
     }
 
-    /// Moves the span out of slot `index` onto the end of `into`, copying it once (straight into
-    /// `into`'s buffer). Returns false, leaving `into` alone, if the slot was taken already.
-    pub fn move_into(&mut self, index: usize, into: &mut Vec<Span>) -> bool {
-        if !self.is_live(index) {
-            return false;
-        }
-        into.reserve(1);
-        self.live[index / 64] &= !(1 << (index % 64));
-        let at = into.len();
-        // SAFETY: the source slot is live (checked) and now marked taken, so it is read once;
-        // `reserve(1)` guarantees room for one more element at `at`, which is initialized
-        // before the length grows to cover it. Source and destination are different
-        // allocations (`into` is not this batch's buffer, which no one else can reach).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.buffer.as_ptr().add(index),
-                into.as_mut_ptr().add(at),
-                1,
-            );
-            into.set_len(at + 1);
-        }
-        true
-    }
-
     /// Drops the spans never taken and returns the bitmap's storage for the next batch.
     pub fn finish(mut self) -> Vec<u64> {
         self.drop_live();
@@ -148,15 +124,12 @@ mod tests {
             let mut slots = Slots::new(batch(n), Vec::new());
             assert_eq!(slots.len(), n as usize);
             let mut out = Vec::new();
-            // Odd indices by `move_into`, even ones by `take`, back to front.
-            for i in (0..n as usize).rev() {
-                if i % 2 == 1 {
-                    assert!(slots.move_into(i, &mut out));
-                    assert!(!slots.move_into(i, &mut out), "slot {i} twice");
-                } else {
-                    out.push(slots.take(i).expect("live"));
-                    assert!(slots.take(i).is_none());
-                }
+            // Odd indices back to front, then even ones front to back.
+            let odd = (0..n as usize).rev().filter(|i| i % 2 == 1);
+            for i in odd.chain((0..n as usize).filter(|i| i % 2 == 0)) {
+                assert!(slots.get(i).is_some());
+                out.push(slots.take(i).expect("live"));
+                assert!(slots.take(i).is_none(), "slot {i} twice");
                 assert!(slots.get(i).is_none());
             }
             assert!(slots.take(n as usize).is_none(), "out of range");
