@@ -27,7 +27,8 @@ use crate::view::TraceFlags;
 mod store;
 
 pub(crate) use store::fits as store_fits;
-use store::{SpanList, SpanStore};
+use store::SpanStore;
+pub(crate) use store::{SortKey, SpanList};
 
 /// A trace being buffered: its spans are in the shard's [`SpanStore`]. Times are engine time in
 /// nanoseconds (8 bytes, where a `Duration` takes 16): the entry is kept small, as every
@@ -100,8 +101,8 @@ impl Pusher<'_> {
 pub(crate) struct ReadyTrace {
     pub trace_id: TraceId,
     pub hash: u64,
-    /// Its spans in arrival order, in a vector exactly as long.
-    pub spans: Vec<Span>,
+    /// Its spans, still in the shard's store: [`Shard::gather`] moves them out.
+    pub spans: SpanList,
     /// The spans' summed size estimates.
     pub bytes: usize,
     pub first_seen: Duration,
@@ -224,7 +225,19 @@ impl Shard {
         })
     }
 
-    /// Takes a trace out of the table, with its spans gathered out of the store.
+    /// Moves the spans of a trace taken out of the table onto the end of `out`, in arrival
+    /// order, and frees their slots.
+    pub fn gather(&mut self, spans: SpanList, out: &mut Vec<Span>) {
+        self.store.take(spans, out);
+    }
+
+    /// As [`Shard::gather`], sorted as [`crate::view::sort_spans`] sorts (`keys` is scratch).
+    pub fn gather_sorted(&mut self, spans: SpanList, out: &mut Vec<Span>, keys: &mut Vec<SortKey>) {
+        self.store.take_sorted(spans, out, keys);
+    }
+
+    /// Takes a trace out of the table; its spans stay in the store until [`Shard::gather`]
+    /// (under the same lock hold).
     fn take(&mut self, hash: u64, generation: u64, mut flags: TraceFlags) -> Option<ReadyTrace> {
         let entry = self
             .traces
@@ -232,13 +245,11 @@ impl Shard {
             .ok()?;
         let (trace, _) = entry.remove();
         self.bytes -= trace.bytes;
-        let mut spans = Vec::new();
-        self.store.take(trace.spans, &mut spans);
         flags.incomplete = !trace.root_seen;
         Some(ReadyTrace {
             trace_id: trace.trace_id,
             hash,
-            spans,
+            spans: trace.spans,
             bytes: trace.bytes,
             first_seen: Duration::from_nanos(trace.first_seen),
             flags,

@@ -28,7 +28,7 @@ use crate::policy::Decider;
 use crate::ring::Ring;
 use crate::span::{KeyValue, Span, Str, Value};
 use crate::verdict::{th_value, Outcome};
-use crate::view::{sort_spans, TraceFlags, TraceView};
+use crate::view::{TraceFlags, TraceView};
 
 mod scratch;
 mod slots;
@@ -477,12 +477,14 @@ impl Engine {
                                     break;
                                 };
                                 let n = trace.spans.len() as u64;
+                                let mut spans = Vec::new();
+                                shard.gather(trace.spans, &mut spans);
                                 shard.counters.traces_dropped += 1;
                                 shard.counters.spans_dropped += n;
                                 report.traces_dropped += 1;
                                 report.spans_dropped += n;
                                 self.metrics.decided(false, n, DecisionFlags::from(flags));
-                                discard.push(trace.spans);
+                                discard.push(spans);
                             }
                             if discard.len() < DECIDE_CHUNK {
                                 gauges.add(&shard);
@@ -602,12 +604,13 @@ impl Engine {
         let ReadyTrace {
             trace_id,
             hash,
-            mut spans,
+            spans: list,
             bytes,
             first_seen,
             flags,
         } = trace;
-        sort_spans(&mut spans);
+        let mut spans = scratch.span_vector();
+        shard.gather_sorted(list, &mut spans, &mut scratch.sort_keys);
         let outcome = {
             let mut view = TraceView::new(trace_id, &spans, flags, now).with_bytes(bytes as u64);
             let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -12,11 +12,18 @@
 //! is the free slots — those of decided traces, reused first (most recently freed first, the
 //! ones still in cache), and the unused rest of the last page.
 //!
+//! Slots are `MaybeUninit` so that a span is copied once into its slot and once out of it (an
+//! `Option` per slot costs two more copies per span and a check on every write); the `unsafe`
+//! code this takes is confined to this module, with its invariant stated on [`SpanStore`], and
+//! its tests run under valgrind with the rest of the crate's (see `docs/ARCHITECTURE.md`).
+//!
 //! The pool keeps its pages while any span is buffered, so its size follows the shard's high
 //! water mark (bounded by `buffer.max_spans`); it gives them all back but one when the shard
 //! empties.
 
-use crate::span::Span;
+use std::mem::MaybeUninit;
+
+use crate::span::{Span, SpanId};
 
 /// Spans per page: a page of 152-byte spans is about 38 KiB, so an engine's shards hold at most
 /// a page each of unused slots beyond the free list.
@@ -48,23 +55,29 @@ impl SpanList {
 }
 
 struct Page {
-    /// A slot holds a span or is free.
-    spans: Box<[Option<Span>]>,
+    /// A slot holds a span iff it was handed out and not freed since (see the module's
+    /// invariant); the others are uninitialized.
+    spans: Box<[MaybeUninit<Span>; PAGE_SPANS]>,
     /// The next slot of the same trace, or of the free list.
-    next: Box<[u32]>,
+    next: Box<[u32; PAGE_SPANS]>,
 }
 
 impl Page {
     fn new() -> Page {
         Page {
-            spans: (0..PAGE_SPANS).map(|_| None).collect(),
-            next: vec![NONE; PAGE_SPANS].into_boxed_slice(),
+            spans: Box::new([const { MaybeUninit::uninit() }; PAGE_SPANS]),
+            next: Box::new([NONE; PAGE_SPANS]),
         }
     }
 }
 
 /// The span slots of one shard. See the [module documentation](self).
-#[derive(Default)]
+///
+/// Invariant (what the `unsafe` blocks rely on): a slot below `used` that is not on the free
+/// list is on exactly one trace's [`SpanList`] and holds an initialized span; every other slot
+/// is uninitialized. `push` initializes a slot as it links it; `take` moves each span of a list
+/// out exactly once and puts its slot on the free list; lists are moved into `take` by value,
+/// so a list cannot be taken twice.
 pub(crate) struct SpanStore {
     pages: Vec<Page>,
     /// The most recently freed slot; the free list goes on through `next`.
@@ -78,6 +91,12 @@ pub(crate) struct SpanStore {
 /// Whether `u32` slot numbers suffice for `spans` buffered spans in one shard.
 pub(crate) fn fits(spans: usize) -> bool {
     spans < (NONE as usize) - PAGE_SPANS
+}
+
+/// The page and the place in it of slot `index`.
+#[inline]
+fn split(index: u32) -> (usize, usize) {
+    (index as usize / PAGE_SPANS, index as usize % PAGE_SPANS)
 }
 
 impl SpanStore {
@@ -96,19 +115,20 @@ impl SpanStore {
         self.len
     }
 
-    fn slot(&mut self, index: u32) -> (&mut Option<Span>, &mut u32) {
-        let (page, at) = (index as usize / PAGE_SPANS, index as usize % PAGE_SPANS);
-        let page = &mut self.pages[page];
-        (&mut page.spans[at], &mut page.next[at])
+    #[inline]
+    fn next(&mut self, index: u32) -> &mut u32 {
+        let (page, at) = split(index);
+        &mut self.pages[page].next[at]
     }
 
     /// A free slot's number: the most recently freed one, else a new one. The engine bounds a
     /// shard's spans far below `u32::MAX` (`buffer.max_spans` and `buffer.max_batch_spans`
     /// are validated against [`fits`]), so slot numbers do not run out.
+    #[inline]
     fn allocate(&mut self) -> u32 {
         if self.free != NONE {
             let index = self.free;
-            self.free = *self.slot(index).1;
+            self.free = *self.next(index);
             return index;
         }
         if self.used as usize == self.pages.len() * PAGE_SPANS {
@@ -119,15 +139,18 @@ impl SpanStore {
     }
 
     /// Appends `span` to `list`.
+    #[inline]
     pub fn push(&mut self, list: &mut SpanList, span: Span) {
         let index = self.allocate();
-        let (slot, next) = self.slot(index);
-        *slot = Some(span);
-        *next = NONE;
+        let (page, at) = split(index);
+        let page = &mut self.pages[page];
+        // A free slot is uninitialized: writing does not leak a span.
+        page.spans[at].write(span);
+        page.next[at] = NONE;
         if list.len == 0 {
             list.head = index;
         } else {
-            *self.slot(list.tail).1 = index;
+            *self.next(list.tail) = index;
         }
         list.tail = index;
         list.len += 1;
@@ -140,19 +163,112 @@ impl SpanStore {
         out.reserve_exact(list.len());
         let mut index = list.head;
         for _ in 0..list.len {
-            let free = self.free;
-            let (slot, next) = self.slot(index);
-            out.extend(slot.take());
-            let following = std::mem::replace(next, free);
+            let (page, at) = split(index);
+            let page = &mut self.pages[page];
+            let at_out = out.len();
+            // SAFETY: `index` is on `list` (its first `len` links), so by the invariant its slot
+            // holds an initialized span; the slot goes on the free list right after, so the span
+            // is read once. `reserve_exact` made room for every span of the list in `out`, and the
+            // length grows only once the element is written. A slot and `out` never overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    page.spans[at].as_ptr(),
+                    out.as_mut_ptr().add(at_out),
+                    1,
+                );
+                out.set_len(at_out + 1);
+            }
+            let following = std::mem::replace(&mut page.next[at], self.free);
             self.free = index;
             index = following;
         }
-        self.len -= list.len();
+        self.released(list.len());
+    }
+}
+
+/// The order a decided trace's spans are handed out in: start time, then span id (as
+/// [`crate::view::sort_spans`]), then arrival (its slot's place in the list).
+pub(crate) type SortKey = (u64, SpanId, u32);
+
+impl SpanStore {
+    /// Moves the spans of `list` onto the end of `out` sorted as [`crate::view::sort_spans`]
+    /// sorts them (ties in arrival order), and frees their slots. Sorting the small keys and
+    /// copying each span once, in order, costs less than copying the spans out and sorting
+    /// them (a sort moves each 152-byte span several times). `keys` is scratch space.
+    pub fn take_sorted(&mut self, list: SpanList, out: &mut Vec<Span>, keys: &mut Vec<SortKey>) {
+        keys.clear();
+        let mut index = list.head;
+        for _ in 0..list.len {
+            let (page, at) = split(index);
+            let page = &self.pages[page];
+            // SAFETY: `index` is on `list`, so by the invariant its slot holds a span.
+            let span = unsafe { page.spans[at].assume_init_ref() };
+            keys.push((span.start_time_unix_nano, span.span_id, index));
+            index = page.next[at];
+        }
+        keys.sort_unstable();
+        out.reserve_exact(list.len());
+        for &(_, _, index) in keys.iter() {
+            let (page, at) = split(index);
+            let at_out = out.len();
+            // SAFETY: each slot of `list` appears once in `keys` and holds a span (the
+            // invariant); it is read once here and freed below, before the store is used again.
+            // `reserve_exact` made room for every span of the list in `out`, and the length
+            // grows only once the element is written.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.pages[page].spans[at].as_ptr(),
+                    out.as_mut_ptr().add(at_out),
+                    1,
+                );
+                out.set_len(at_out + 1);
+            }
+        }
+        for &(_, _, index) in keys.iter() {
+            let free = self.free;
+            *self.next(index) = free;
+            self.free = index;
+        }
+        self.released(list.len());
+    }
+
+    fn released(&mut self, spans: usize) {
+        self.len -= spans;
         if self.len == 0 && self.pages.len() > 1 {
-            // The shard is empty: give back what a burst left behind.
+            // The shard is empty: give back what a burst left behind. Every slot is free, so
+            // no span is in the pages dropped (and `MaybeUninit` drops nothing anyway).
             self.pages.truncate(1);
             self.free = NONE;
             self.used = 0;
+        }
+    }
+}
+
+impl Default for SpanStore {
+    fn default() -> SpanStore {
+        SpanStore::new()
+    }
+}
+
+impl Drop for SpanStore {
+    /// Drops the spans still held (an engine dropped with traces buffered).
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        let mut free = vec![false; self.used as usize];
+        let mut index = self.free;
+        while index != NONE {
+            free[index as usize] = true;
+            index = *self.next(index);
+        }
+        for (index, is_free) in free.into_iter().enumerate() {
+            if !is_free {
+                let (page, at) = split(index as u32);
+                // SAFETY: below `used` and not on the free list: by the invariant the slot holds
+                // an initialized span, dropped once here, and the store is not used again.
+                unsafe { self.pages[page].spans[at].assume_init_drop() };
+            }
         }
     }
 }
@@ -174,14 +290,6 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_slot_costs_no_more_than_a_span() {
-        assert_eq!(
-            std::mem::size_of::<Option<Span>>(),
-            std::mem::size_of::<Span>()
-        );
-    }
-
-    #[test]
     fn interleaved_traces_come_out_whole_and_in_order() {
         let mut store = SpanStore::new();
         let mut lists = [SpanList::EMPTY; 3];
@@ -199,6 +307,31 @@ mod tests {
         );
         assert_eq!(out.capacity(), out.len(), "gathered with no spare room");
         assert_eq!(store.len(), 2 * PAGE_SPANS + 5);
+    }
+
+    #[test]
+    fn sorted_take_orders_as_sort_spans_does() {
+        let mut store = SpanStore::new();
+        let (mut list, mut other) = (SpanList::EMPTY, SpanList::EMPTY);
+        let mut expected = Vec::new();
+        for id in 1..=40u64 {
+            let span = Span {
+                start_time_unix_nano: (id * 7919) % 13,
+                ..span(id)
+            };
+            expected.push(span.clone());
+            store.push(&mut list, span);
+            store.push(&mut other, self::span(1000 + id));
+        }
+        crate::view::sort_spans(&mut expected);
+        let (mut out, mut keys) = (Vec::new(), Vec::new());
+        store.take_sorted(list, &mut out, &mut keys);
+        assert_eq!(out, expected);
+        assert_eq!(store.len(), 40);
+        out.clear();
+        store.take(other, &mut out);
+        assert_eq!(ids(&out), (1001..=1040).collect::<Vec<_>>());
+        assert_eq!(store.pages.len(), 1);
     }
 
     #[test]
@@ -242,20 +375,31 @@ mod tests {
     }
 
     #[test]
-    fn spans_left_in_the_store_are_dropped_with_it() {
+    fn spans_left_in_the_store_are_dropped_with_it_once() {
         let resource = std::sync::Arc::new(crate::span::Resource::default());
         let mut store = SpanStore::new();
-        let mut list = SpanList::EMPTY;
-        for id in 1..=300 {
-            store.push(
-                &mut list,
-                Span {
-                    resource: resource.clone(),
-                    ..span(id)
-                },
-            );
+        let mut lists = [SpanList::EMPTY; 3];
+        for id in 1..=600 {
+            let span = Span {
+                resource: resource.clone(),
+                ..span(id)
+            };
+            store.push(&mut lists[id as usize % 3], span);
         }
-        assert_eq!(std::sync::Arc::strong_count(&resource), 301);
+        assert_eq!(std::sync::Arc::strong_count(&resource), 601);
+        let mut out = Vec::new();
+        store.take(lists[1], &mut out);
+        drop(out);
+        // Freed slots reused by a new trace, then left in the store too.
+        let mut again = SpanList::EMPTY;
+        for id in 1000..1100 {
+            let span = Span {
+                resource: resource.clone(),
+                ..span(id)
+            };
+            store.push(&mut again, span);
+        }
+        assert_eq!(std::sync::Arc::strong_count(&resource), 501);
         drop(store);
         assert_eq!(std::sync::Arc::strong_count(&resource), 1);
     }

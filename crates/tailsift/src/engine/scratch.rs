@@ -1,12 +1,13 @@
 //! [`Scratch`]: the per-thread working memory of `Engine::ingest` and `Engine::poll` — a batch's
-//! routing (a counting sort of its spans by shard), the traces and decisions of one lock hold —
-//! reused so that the span path allocates nothing in steady state.
+//! routing (a counting sort of its spans by shard), the traces and decisions of one lock hold,
+//! emptied span vectors for the next traces decided — reused so that the span path allocates
+//! nothing in steady state.
 
 use std::cell::Cell;
 
 use super::slots::Slots;
 use super::{RejectCounts, RejectReason};
-use crate::buffer::ReadyTrace;
+use crate::buffer::{ReadyTrace, SortKey};
 use crate::decision::Decision;
 use crate::ring::Ring;
 use crate::span::Span;
@@ -21,6 +22,9 @@ pub(super) struct Route {
 
 /// Marks a rejected span in [`Scratch::routes`].
 const REJECTED: u32 = u32::MAX;
+
+/// The most span slots a thread keeps in emptied vectors (about 300 KiB of 152-byte spans).
+const MAX_SPARE_SPANS: usize = 2048;
 
 /// Per-thread working memory of `ingest` and `poll` (see the module documentation). Taken out
 /// of the thread-local for the duration of a call; a call re-entering the engine from the sink
@@ -41,8 +45,14 @@ pub(super) struct Scratch {
     pub ready: Vec<ReadyTrace>,
     /// Decisions made under a shard lock, emitted after it is released.
     pub decided: Vec<Decision>,
-    /// Span vectors of dropped traces, dropped after the shard lock is released.
+    /// Span vectors of dropped traces, emptied after the shard lock is released.
     pub discard: Vec<Vec<Span>>,
+    /// The sort keys of the trace being gathered (`Shard::gather_sorted`).
+    pub sort_keys: Vec<SortKey>,
+    /// Emptied span vectors: a decided trace's spans are gathered into one.
+    pub spare: Vec<Vec<Span>>,
+    /// The summed capacity of `spare`, in spans.
+    spare_spans: usize,
 }
 
 impl Scratch {
@@ -56,6 +66,9 @@ impl Scratch {
             ready: Vec::new(),
             decided: Vec::new(),
             discard: Vec::new(),
+            sort_keys: Vec::new(),
+            spare: Vec::new(),
+            spare_spans: 0,
         }
     }
 
@@ -134,10 +147,28 @@ impl Scratch {
         }
     }
 
-    /// Drops the spans of dropped traces, with no lock held: each span drop is a few
-    /// reference-count decrements and frees.
+    /// Drops the spans of dropped traces, with no lock held (each span drop is a few
+    /// reference-count decrements and frees), and keeps their emptied vectors, up to
+    /// [`MAX_SPARE_SPANS`] of capacity, for the next traces decided.
     pub fn release_discarded(&mut self) {
-        self.discard.clear();
+        for mut spans in self.discard.drain(..) {
+            spans.clear();
+            if self.spare_spans + spans.capacity() <= MAX_SPARE_SPANS {
+                self.spare_spans += spans.capacity();
+                self.spare.push(spans);
+            }
+        }
+    }
+
+    /// An empty vector for a decided trace's spans: a spare one if there is one.
+    pub fn span_vector(&mut self) -> Vec<Span> {
+        match self.spare.pop() {
+            Some(spans) => {
+                self.spare_spans -= spans.capacity();
+                spans
+            }
+            None => Vec::new(),
+        }
     }
 }
 
