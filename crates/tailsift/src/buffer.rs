@@ -54,10 +54,10 @@ struct TypicalSpans {
 }
 
 /// The most spans a new trace's vector is given room for, whatever the typical trace: bounds the
-/// memory a one-span trace can waste in a shard of large traces (63 × 152 bytes).
+/// memory a one-span trace can waste in a shard of large traces (63 × 96 bytes).
 const MAX_INITIAL_SPANS: u32 = 64;
 
-/// The most span slots a shard keeps in empty vectors for new traces (about 370 KiB).
+/// The most span slots a shard keeps in empty vectors for new traces (192 KiB of 96-byte spans).
 pub(crate) const MAX_SPARE_SPANS: usize = 2048;
 
 impl Default for TypicalSpans {
