@@ -202,7 +202,7 @@ pub struct Retained {
     pub bytes_per_span: f64,
     /// `size_of::<Span>()`.
     pub span_struct: usize,
-    /// Heap each span owns alone (attribute vector and the like), on average.
+    /// Heap each span owns alone (its attributes, its extra box and the like), on average.
     pub span_owned_heap: f64,
     /// Allocations per span while ingesting (amortized).
     pub ingest_allocs_per_span: f64,

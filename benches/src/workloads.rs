@@ -16,10 +16,9 @@ use tailsift::policy::status_code::StatusCodeConfig;
 use tailsift::policy::{
     CelPolicyConfig, PolicyBuilders, PolicyConfig, PolicyConfigError, PolicyKind, PolicySet,
 };
-use tailsift::span::ThinVec;
 use tailsift::{
-    Config, EngineConfig, KeyValue, Policy, Resource, Scope, Span, SpanId, SpanKind, StatusCode,
-    Str, TraceId, Value,
+    Config, EngineConfig, KeyValue, Origin, Policy, Resource, Scope, Span, SpanId, SpanKind,
+    StatusCode, Str, TraceId, Value,
 };
 use tailsift_otlp::prost::Message;
 
@@ -166,8 +165,7 @@ pub fn engine_config() -> EngineConfig {
 /// with 5 attributes, 5 attributes per span, shared names and keys), for benches that vary the
 /// trace size.
 pub struct SpanFactory {
-    resource: Arc<Resource>,
-    scope: Arc<Scope>,
+    origin: Arc<Origin>,
     names: Vec<Str>,
     keys: [Str; 5],
     values: Vec<Value>,
@@ -183,19 +181,21 @@ impl SpanFactory {
     /// A factory with its shared strings built.
     pub fn new() -> SpanFactory {
         SpanFactory {
-            resource: Arc::new(Resource {
-                attributes: vec![
-                    KeyValue::new("service.name", "bench-items"),
-                    KeyValue::new("service.version", "1.4.2"),
-                    KeyValue::new("host.name", "items-7d9f6c-x2k4q"),
-                    KeyValue::new("deployment.environment.name", "bench"),
-                    KeyValue::new("telemetry.sdk.language", "rust"),
-                ],
-                ..Resource::default()
-            }),
-            scope: Arc::new(Scope {
-                name: "tailsift-benches".into(),
-                ..Scope::default()
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: vec![
+                        KeyValue::new("service.name", "bench-items"),
+                        KeyValue::new("service.version", "1.4.2"),
+                        KeyValue::new("host.name", "items-7d9f6c-x2k4q"),
+                        KeyValue::new("deployment.environment.name", "bench"),
+                        KeyValue::new("telemetry.sdk.language", "rust"),
+                    ],
+                    ..Resource::default()
+                }),
+                scope: Scope {
+                    name: "tailsift-benches".into(),
+                    ..Scope::default()
+                },
             }),
             names: (0..16).map(|i| Str::from(format!("op-{i}"))).collect(),
             keys: [
@@ -258,7 +258,6 @@ impl SpanFactory {
                 } else {
                     SpanId::from_u64(((i - 1) / 10) as u64 + 1)
                 },
-                trace_state: Str::empty(),
                 flags: 1,
                 name: self.names[i % self.names.len()].clone(),
                 kind: if i == 0 {
@@ -269,19 +268,13 @@ impl SpanFactory {
                 start_time_unix_nano: intervals[i].0,
                 end_time_unix_nano: intervals[i].1,
                 attributes,
-                dropped_attributes_count: 0,
-                events: ThinVec::new(),
-                dropped_events_count: 0,
-                links: ThinVec::new(),
-                dropped_links_count: 0,
                 status_code: if failed {
                     StatusCode::Error
                 } else {
                     StatusCode::Unset
                 },
-                status_message: Str::empty(),
-                resource: self.resource.clone(),
-                scope: self.scope.clone(),
+                extra: None,
+                origin: self.origin.clone(),
             });
         }
         spans
@@ -340,18 +333,21 @@ pub fn otlp_encoded_len(span: &Span) -> usize {
         .sum()
 }
 
-/// Bytes of heap a span owns alone (its attribute, event and link vectors, by capacity),
-/// without the strings, resource and scope it shares with other spans.
+/// Bytes of heap a span owns alone (its attributes, its extra box if any, and the box's event
+/// and link vectors, by capacity), without the strings and origin it shares with other spans.
 pub fn owned_heap_bytes(span: &Span) -> usize {
     let kv = std::mem::size_of::<KeyValue>();
-    let mut n = span.attributes.capacity() * kv;
-    n += span.events.capacity() * std::mem::size_of::<tailsift::Event>();
-    for e in &span.events {
-        n += e.attributes.capacity() * kv;
-    }
-    n += span.links.capacity() * std::mem::size_of::<tailsift::Link>();
-    for l in &span.links {
-        n += l.attributes.capacity() * kv;
+    let mut n = span.attributes.len() * kv;
+    if let Some(extra) = &span.extra {
+        n += std::mem::size_of::<tailsift::SpanExtra>();
+        n += extra.events.capacity() * std::mem::size_of::<tailsift::Event>();
+        for e in &extra.events {
+            n += e.attributes.capacity() * kv;
+        }
+        n += extra.links.capacity() * std::mem::size_of::<tailsift::Link>();
+        for l in &extra.links {
+            n += l.attributes.capacity() * kv;
+        }
     }
     n
 }

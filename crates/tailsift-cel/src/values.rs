@@ -244,12 +244,15 @@ impl<'a> Fields<'a> for SpanVal<'a> {
             "name" => string(&span.name),
             "kind" => string(span.kind.as_str()),
             "status" => string(span.status_code.as_str()),
-            "status_message" => string(&span.status_message),
+            "status_message" => string(span.status_message()),
             "duration_ms" => owned(CelDouble::from(nanos_to_ms(span.duration_nanos()))),
             "attributes" => owned(AttrsVal::new(&span.attributes)),
-            "resource" => owned(AttrsVal::new(&span.resource.attributes)),
+            "resource" => owned(AttrsVal::new(&span.resource().attributes)),
             "events" => owned(ListVal(
-                span.events.iter().map(|event| EventVal { event }).collect(),
+                span.events()
+                    .iter()
+                    .map(|event| EventVal { event })
+                    .collect(),
             )),
             _ => None,
         }

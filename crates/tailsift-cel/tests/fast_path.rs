@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
-use tailsift::span::{Event, KeyValue, Resource, SpanId, SpanKind, StatusCode, Value};
+use tailsift::span::{
+    Event, KeyValue, Origin, Resource, Scope, SpanExtra, SpanId, SpanKind, StatusCode, Value,
+};
 use tailsift::view::sort_spans;
 use tailsift::{Policy, Span, TraceFlags, TraceId, TraceView};
 use tailsift_cel::{CelLimits, CelPolicy};
@@ -108,7 +110,9 @@ fn corpus(min: usize) -> Vec<(Duration, Vec<Span>)> {
                         span.status_code = StatusCode::Unset;
                     }
                     if variant == 2 {
-                        span.events.clear();
+                        if let Some(extra) = &mut span.extra {
+                            extra.events.clear();
+                        }
                     }
                     if variant == 3 {
                         for kv in &mut span.attributes {
@@ -309,15 +313,22 @@ prop_compose! {
             kind: SpanKind::from_i32(kind),
             start_time_unix_nano: start,
             end_time_unix_nano: start.wrapping_add(length),
-            attributes,
-            events: events
-                .into_iter()
-                .map(|(name, attributes)| Event { name: name.as_str().into(), attributes, ..Event::default() })
-                .collect(),
+            attributes: attributes.into(),
+            extra: SpanExtra {
+                events: events
+                    .into_iter()
+                    .map(|(name, attributes)| Event { name: name.as_str().into(), attributes, ..Event::default() })
+                    .collect(),
+                ..SpanExtra::default()
+            }
+            .boxed_unless_empty(),
             status_code: StatusCode::from_i32(status),
-            resource: Arc::new(Resource {
-                attributes: vec![KeyValue::new("service.name", service)],
-                ..Resource::default()
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: vec![KeyValue::new("service.name", service)],
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use common::*;
 use proptest::prelude::*;
 use tailsift::span::{
-    Event, KeyValue, Resource, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
+    Event, KeyValue, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind, StatusCode,
+    TraceId, Value,
 };
 use tailsift::view::sort_spans;
 use tailsift::{Policy, Verdict};
@@ -148,22 +149,29 @@ prop_compose! {
             trace_id: TraceId::from_u128(0x1234),
             span_id: SpanId::from_u64(id),
             parent_span_id: SpanId::from_u64(parent),
-            trace_state: trace_state.into(),
             name: name.into(),
             kind: SpanKind::from_i32(kind),
             start_time_unix_nano: start,
             end_time_unix_nano: start.wrapping_add(length),
-            attributes,
-            events: events
-                .into_iter()
-                .map(|(name, attributes)| Event { name: name.into(), attributes, ..Event::default() })
-                .collect(),
-            status_code: StatusCode::from_i32(status),
-            resource: Arc::new(Resource {
-                attributes: std::iter::once(KeyValue::new("service.name", service))
-                    .chain(resource)
+            attributes: attributes.into(),
+            extra: SpanExtra {
+                trace_state: trace_state.into(),
+                events: events
+                    .into_iter()
+                    .map(|(name, attributes)| Event { name: name.into(), attributes, ..Event::default() })
                     .collect(),
-                ..Resource::default()
+                ..SpanExtra::default()
+            }
+            .boxed_unless_empty(),
+            status_code: StatusCode::from_i32(status),
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: std::iter::once(KeyValue::new("service.name", service))
+                        .chain(resource)
+                        .collect(),
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }

@@ -102,7 +102,9 @@ fn vary(index: usize, spans: &mut [Span]) {
                     span.status_code = StatusCode::Unset;
                 }
                 if variant == 2 {
-                    span.events.clear();
+                    if let Some(extra) = &mut span.extra {
+                        extra.events.clear();
+                    }
                 }
                 if variant == 3 {
                     for kv in &mut span.attributes {

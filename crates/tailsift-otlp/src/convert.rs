@@ -1,15 +1,16 @@
 //! Conversion between OTLP trace messages (`opentelemetry-proto`'s prost types) and the
 //! engine's [`Span`].
 //!
-//! The engine buffers spans one by one, each pointing at a shared [`Resource`] and [`Scope`];
-//! OTLP nests spans under their resource and scope. Converting in, every span of one
-//! `ResourceSpans` shares one `Arc<Resource>` and every span of one `ScopeSpans` one
-//! `Arc<Scope>`. Converting out, spans are grouped back under their resource and scope, so a
-//! request that comes in and goes out unchanged keeps its shape.
+//! The engine buffers spans one by one, each pointing at a shared [`Origin`] (its [`Resource`]
+//! and [`Scope`]); OTLP nests spans under their resource and scope. Converting in, every span
+//! of one `ScopeSpans` shares one `Arc<Origin>`, and the origins of one `ResourceSpans` share
+//! one `Arc<Resource>`. Converting out, spans are grouped back under their resource and scope,
+//! so a request that comes in and goes out unchanged keeps its shape.
 //!
 //! # What "lossless" means here
 //!
-//! Every field of the trace messages has a place in [`Span`], [`Resource`] and [`Scope`], so
+//! Every field of the trace messages has a place in [`Span`] (its rarely set fields in
+//! [`SpanExtra`], boxed only when one of them is set), [`Resource`] and [`Scope`], so
 //! a message in the *canonical form* this module writes comes back equal, field by field,
 //! after `proto → Span → proto`. The canonical form is the one SDKs write (the Python SDK's
 //! encoder, the Go SDK, the Collector): message fields `resource`, `scope`, `status` and
@@ -22,9 +23,9 @@
 //! - A `kind` or `status.code` outside the enum reads as `Unspecified` / `Unset` (the rule in
 //!   `tailsift::span`).
 //! - A `ResourceSpans` or `ScopeSpans` with no spans has no span to carry it and is dropped.
-//! - Two `ResourceSpans` (or two `ScopeSpans` of one resource) whose resources are equal come
-//!   back as one: grouping goes by `Arc` identity first, then by equality, so spans that
-//!   arrived in different requests with equal resources are sent out together.
+//! - Two `ResourceSpans` (or two `ScopeSpans` of one resource) whose resources (scopes) are
+//!   equal come back as one: grouping goes by `Arc` identity first, then by equality, so spans
+//!   that arrived in different requests with equal resources are sent out together.
 //! - The profiles-only fields `AnyValue.string_value_strindex` and `KeyValue.key_strindex`
 //!   mean nothing outside the profiles signal; as the proto instructs, they are read as if
 //!   absent (an empty value, the plain `key`) and a warning is logged.
@@ -46,8 +47,8 @@ use opentelemetry_proto::tonic::resource::v1 as resource;
 use opentelemetry_proto::tonic::trace::v1 as trace;
 use tailsift::span::EntityRef;
 use tailsift::{
-    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Str,
-    TraceId, Value,
+    Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind,
+    StatusCode, Str, TraceId, Value,
 };
 
 /// A message that cannot become engine spans.
@@ -149,7 +150,8 @@ pub fn append_spans(
 /// Builds one request holding `spans`, grouped under their resources and scopes.
 ///
 /// Resources and scopes appear in the order their first span does, and spans keep their
-/// order within a scope. Spans are grouped by `Arc` identity first and equality second.
+/// order within a scope. Spans are grouped by `Arc` identity first and equality second: by
+/// their origin's resource, then, within a resource, by their origin's scope.
 pub fn request_from_spans(spans: &[Span]) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: resource_spans_from_spans(spans),
@@ -160,22 +162,23 @@ pub fn request_from_spans(spans: &[Span]) -> ExportTraceServiceRequest {
 pub fn resource_spans_from_spans(spans: &[Span]) -> Vec<trace::ResourceSpans> {
     let mut groups: Vec<ResourceGroup<'_>> = Vec::new();
     for span in spans {
-        let r = match find_group(&mut groups, &span.resource, |g| &mut g.resource) {
+        let resource = &span.origin.resource;
+        let r = match find_group(&mut groups, resource, same_resource, |g| &mut g.resource) {
             Some(i) => i,
             None => {
                 groups.push(ResourceGroup {
-                    resource: Group::new(&span.resource),
+                    resource: Group::new(resource),
                     scopes: Vec::new(),
                 });
                 groups.len() - 1
             }
         };
         let scopes = &mut groups[r].scopes;
-        let s = match find_group(scopes, &span.scope, |g| &mut g.scope) {
+        let s = match find_group(scopes, &span.origin, same_scope, |g| &mut g.origin) {
             Some(i) => i,
             None => {
                 scopes.push(ScopeGroup {
-                    scope: Group::new(&span.scope),
+                    origin: Group::new(&span.origin),
                     spans: Vec::new(),
                 });
                 scopes.len() - 1
@@ -192,10 +195,13 @@ pub fn resource_spans_from_spans(spans: &[Span]) -> Vec<trace::ResourceSpans> {
                 scope_spans: g
                     .scopes
                     .into_iter()
-                    .map(|s| trace::ScopeSpans {
-                        scope: Some(scope_to_proto(s.scope.first)),
-                        spans: s.spans,
-                        schema_url: s.scope.first.schema_url.to_string(),
+                    .map(|s| {
+                        let scope = &s.origin.first.scope;
+                        trace::ScopeSpans {
+                            scope: Some(scope_to_proto(scope)),
+                            spans: s.spans,
+                            schema_url: scope.schema_url.to_string(),
+                        }
                     })
                     .collect(),
                 schema_url: resource.schema_url.to_string(),
@@ -204,8 +210,8 @@ pub fn resource_spans_from_spans(spans: &[Span]) -> Vec<trace::ResourceSpans> {
         .collect()
 }
 
-/// Spans that share one resource or scope: the first `Arc` seen and every other `Arc` found
-/// equal to it, so that each distinct `Arc` is compared by value once.
+/// Spans that share one resource (or, within a resource, one scope): the first `Arc` seen and
+/// every other `Arc` found equal to it, so that each distinct `Arc` is compared by value once.
 struct Group<'a, T> {
     first: &'a Arc<T>,
     aliases: Vec<&'a Arc<T>>,
@@ -229,16 +235,27 @@ struct ResourceGroup<'a> {
     scopes: Vec<ScopeGroup<'a>>,
 }
 
+/// The spans of one scope within a [`ResourceGroup`], keyed by their origins (compared by
+/// scope alone: the resource group has already matched their resources).
 struct ScopeGroup<'a> {
-    scope: Group<'a, Scope>,
+    origin: Group<'a, Origin>,
     spans: Vec<trace::Span>,
 }
 
+fn same_resource(a: &Resource, b: &Resource) -> bool {
+    a == b
+}
+
+fn same_scope(a: &Origin, b: &Origin) -> bool {
+    a.scope == b.scope
+}
+
 /// The index of the group holding `item`: the last group first (spans usually come in runs),
-/// then every group by identity, then every group by equality.
-fn find_group<'a, G, T: PartialEq>(
+/// then every group by identity, then every group by `same` value.
+fn find_group<'a, G, T>(
     groups: &mut [G],
     item: &'a Arc<T>,
+    same: impl Fn(&T, &T) -> bool,
     group: impl Fn(&mut G) -> &mut Group<'a, T>,
 ) -> Option<usize> {
     let n = groups.len();
@@ -248,7 +265,7 @@ fn find_group<'a, G, T: PartialEq>(
     if let Some(i) = groups.iter_mut().position(|g| group(g).holds(item)) {
         return Some(i);
     }
-    let i = groups.iter_mut().position(|g| **group(g).first == **item)?;
+    let i = groups.iter_mut().position(|g| same(group(g).first, item))?;
     group(&mut groups[i]).aliases.push(item);
     Some(i)
 }
@@ -291,14 +308,17 @@ impl Reader<'_> {
                 if ss.spans.is_empty() {
                     continue;
                 }
-                let scope = Arc::new(self.scope(ss.scope.as_ref(), &ss.schema_url));
+                let origin = Arc::new(Origin {
+                    resource: Arc::clone(&resource),
+                    scope: self.scope(ss.scope.as_ref(), &ss.schema_url),
+                });
                 for (pi, span) in ss.spans.iter().enumerate() {
                     let path = SpanPath {
                         resource: ri,
                         scope: si,
                         span: pi,
                     };
-                    out.push(self.span(span, &resource, &scope, path)?);
+                    out.push(self.span(span, &origin, path)?);
                 }
             }
         }
@@ -353,8 +373,7 @@ impl Reader<'_> {
     fn span(
         &mut self,
         s: &trace::Span,
-        resource: &Arc<Resource>,
-        scope: &Arc<Scope>,
+        origin: &Arc<Origin>,
         path: SpanPath,
     ) -> Result<Span, ConvertError> {
         let (status_code, status_message) = match &s.status {
@@ -364,7 +383,7 @@ impl Reader<'_> {
             ),
             None => (StatusCode::Unset, Str::empty()),
         };
-        let mut links = tailsift::span::ThinVec::with_capacity(s.links.len());
+        let mut links = Vec::with_capacity(s.links.len());
         for (li, l) in s.links.iter().enumerate() {
             links.push(Link {
                 trace_id: trace_id(&l.trace_id, || path.field(&format!("links[{li}].trace_id")))?,
@@ -375,17 +394,9 @@ impl Reader<'_> {
                 flags: l.flags,
             });
         }
-        Ok(Span {
-            trace_id: trace_id(&s.trace_id, || path.field("trace_id"))?,
-            span_id: span_id(&s.span_id, || path.field("span_id"))?,
-            parent_span_id: parent_span_id(&s.parent_span_id, || path.field("parent_span_id"))?,
+        // Built whole, then boxed only if one of its fields is set: most spans need no box.
+        let extra = SpanExtra {
             trace_state: Str::from(s.trace_state.as_str()),
-            flags: s.flags,
-            name: self.interner.intern(&s.name),
-            kind: SpanKind::from_i32(s.kind),
-            start_time_unix_nano: s.start_time_unix_nano,
-            end_time_unix_nano: s.end_time_unix_nano,
-            attributes: self.attributes(&s.attributes, false),
             dropped_attributes_count: s.dropped_attributes_count,
             events: s
                 .events
@@ -400,10 +411,22 @@ impl Reader<'_> {
             dropped_events_count: s.dropped_events_count,
             links,
             dropped_links_count: s.dropped_links_count,
-            status_code,
             status_message,
-            resource: Arc::clone(resource),
-            scope: Arc::clone(scope),
+        };
+        Ok(Span {
+            trace_id: trace_id(&s.trace_id, || path.field("trace_id"))?,
+            span_id: span_id(&s.span_id, || path.field("span_id"))?,
+            parent_span_id: parent_span_id(&s.parent_span_id, || path.field("parent_span_id"))?,
+            flags: s.flags,
+            name: self.interner.intern(&s.name),
+            kind: SpanKind::from_i32(s.kind),
+            start_time_unix_nano: s.start_time_unix_nano,
+            end_time_unix_nano: s.end_time_unix_nano,
+            // Collected from a slice's exact length, so boxing it does not reallocate.
+            attributes: self.attributes(&s.attributes, false).into_boxed_slice(),
+            status_code,
+            extra: extra.boxed_unless_empty(),
+            origin: Arc::clone(origin),
         })
     }
 
@@ -524,7 +547,7 @@ fn span_to_proto(s: &Span) -> trace::Span {
     trace::Span {
         trace_id: s.trace_id.0.to_vec(),
         span_id: s.span_id.0.to_vec(),
-        trace_state: s.trace_state.to_string(),
+        trace_state: s.trace_state().to_string(),
         parent_span_id: if s.parent_span_id.is_valid() {
             s.parent_span_id.0.to_vec()
         } else {
@@ -536,9 +559,9 @@ fn span_to_proto(s: &Span) -> trace::Span {
         start_time_unix_nano: s.start_time_unix_nano,
         end_time_unix_nano: s.end_time_unix_nano,
         attributes: attributes_to_proto(&s.attributes),
-        dropped_attributes_count: s.dropped_attributes_count,
+        dropped_attributes_count: s.dropped_attributes_count(),
         events: s
-            .events
+            .events()
             .iter()
             .map(|e| trace::span::Event {
                 time_unix_nano: e.time_unix_nano,
@@ -547,9 +570,9 @@ fn span_to_proto(s: &Span) -> trace::Span {
                 dropped_attributes_count: e.dropped_attributes_count,
             })
             .collect(),
-        dropped_events_count: s.dropped_events_count,
+        dropped_events_count: s.dropped_events_count(),
         links: s
-            .links
+            .links()
             .iter()
             .map(|l| trace::span::Link {
                 trace_id: l.trace_id.0.to_vec(),
@@ -560,9 +583,9 @@ fn span_to_proto(s: &Span) -> trace::Span {
                 flags: l.flags,
             })
             .collect(),
-        dropped_links_count: s.dropped_links_count,
+        dropped_links_count: s.dropped_links_count(),
         status: Some(trace::Status {
-            message: s.status_message.to_string(),
+            message: s.status_message().to_string(),
             code: s.status_code as i32,
         }),
     }

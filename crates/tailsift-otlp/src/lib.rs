@@ -10,7 +10,8 @@
 //!
 //! - [`convert`]: `ExportTraceServiceRequest` (the `opentelemetry-proto` prost types,
 //!   re-exported as [`opentelemetry_proto`]) to engine spans and back, losslessly. Spans of
-//!   one resource share one `Arc<Resource>`; converting back groups them again.
+//!   one scope share one `Arc<Origin>` (resource and scope), the scopes of one resource one
+//!   `Arc<Resource>`; converting back groups them again.
 //! - [`json`]: OTLP/JSON exactly as the OTLP specification defines it.
 //! - [`RequestReader`] / [`SpanReader`]: stream a file of requests, OTLP/JSON (a document or
 //!   JSON lines) or length-prefixed protobuf, the format told by the file's extension

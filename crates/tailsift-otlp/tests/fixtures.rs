@@ -64,27 +64,30 @@ fn spec_example_parses_field_by_field() {
     assert_eq!(server.start_time_unix_nano, 1_544_712_660_000_000_000);
     assert_eq!(server.end_time_unix_nano, 1_544_712_661_000_000_000);
     assert_eq!(
-        server.attributes,
+        *server.attributes,
         vec![KeyValue::new("my.span.attr", "some value")]
     );
     assert_eq!(server.status_code, StatusCode::Unset);
     assert_eq!(server.service_name(), "my.service");
-    assert_eq!(server.scope.name, "my.library");
-    assert_eq!(server.scope.version, "1.0.0");
+    assert_eq!(server.scope().name, "my.library");
+    assert_eq!(server.scope().version, "1.0.0");
     assert_eq!(
-        server.scope.attributes,
+        server.scope().attributes,
         vec![KeyValue::new("my.scope.attribute", "some scope attribute")]
     );
 
     let client = &spans[1];
-    assert!(Arc::ptr_eq(&client.resource, &server.resource));
-    assert!(Arc::ptr_eq(&client.scope, &server.scope));
+    assert!(Arc::ptr_eq(
+        &client.origin.resource,
+        &server.origin.resource
+    ));
+    assert!(Arc::ptr_eq(&client.origin, &server.origin));
     assert_eq!(
         client.trace_id, server.trace_id,
         "hex ids are case-insensitive"
     );
     assert_eq!(client.parent_span_id, server.span_id);
-    assert_eq!(client.trace_state, "rojo=00f067aa0ba902b7");
+    assert_eq!(client.trace_state(), "rojo=00f067aa0ba902b7");
     assert_eq!(client.flags, 257);
     assert_eq!(client.kind, SpanKind::Client);
     assert_eq!(
@@ -115,9 +118,9 @@ fn spec_example_parses_field_by_field() {
         &Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef].into())
     );
     assert_eq!(attr(a, "nothing"), &Value::Empty);
-    assert_eq!(client.dropped_attributes_count, 3);
-    assert_eq!(client.events.len(), 1);
-    let event = &client.events[0];
+    assert_eq!(client.dropped_attributes_count(), 3);
+    assert_eq!(client.events().len(), 1);
+    let event = &client.events()[0];
     assert_eq!(event.name, "exception");
     assert_eq!(event.time_unix_nano, 1_544_712_660_500_000_000);
     assert_eq!(
@@ -125,9 +128,9 @@ fn spec_example_parses_field_by_field() {
         vec![KeyValue::new("exception.type", "TimeoutError")]
     );
     assert_eq!(event.dropped_attributes_count, 1);
-    assert_eq!(client.dropped_events_count, 4);
-    assert_eq!(client.links.len(), 1);
-    let link = &client.links[0];
+    assert_eq!(client.dropped_events_count(), 4);
+    assert_eq!(client.links().len(), 1);
+    let link = &client.links()[0];
     assert_eq!(
         link.trace_id,
         TraceId::from_u128(0x0AF7651916CD43DD8448EB211C80319C)
@@ -139,9 +142,9 @@ fn spec_example_parses_field_by_field() {
         vec![KeyValue::new("link.kind", "follows_from")]
     );
     assert_eq!(link.flags, 1);
-    assert_eq!(client.dropped_links_count, 5);
+    assert_eq!(client.dropped_links_count(), 5);
     assert_eq!(client.status_code, StatusCode::Error);
-    assert_eq!(client.status_message, "upstream unavailable");
+    assert_eq!(client.status_message(), "upstream unavailable");
 }
 
 #[test]
@@ -180,30 +183,30 @@ fn python_sdk_protobuf_has_the_expected_traces() {
 
     // Resource and scopes: one resource for the shop, two scopes under it.
     assert_eq!(root.service_name(), "checkout");
-    assert!(Arc::ptr_eq(&root.resource, &query.resource));
+    assert!(Arc::ptr_eq(&root.origin.resource, &query.origin.resource));
     assert_eq!(
-        &*root.resource.schema_url,
+        &*root.resource().schema_url,
         "https://opentelemetry.io/schemas/1.26.0"
     );
     assert_eq!(
-        attr(&root.resource.attributes, "host.cpu.count"),
+        attr(&root.resource().attributes, "host.cpu.count"),
         &Value::Int(8)
     );
-    assert!(Arc::ptr_eq(&root.scope, &charge.scope));
-    assert!(!Arc::ptr_eq(&root.scope, &query.scope));
+    assert!(Arc::ptr_eq(&root.origin, &charge.origin));
+    assert!(!Arc::ptr_eq(&root.origin, &query.origin));
     assert_eq!(
-        (&*root.scope.name, &*root.scope.version),
+        (&*root.scope().name, &*root.scope().version),
         ("shop.checkout", "1.4.2")
     );
     assert_eq!(
-        &*root.scope.schema_url,
+        &*root.scope().schema_url,
         "https://opentelemetry.io/schemas/1.26.0"
     );
     assert_eq!(
-        root.scope.attributes,
+        root.scope().attributes,
         vec![KeyValue::new("scope.team", "payments")]
     );
-    assert_eq!(&*query.scope.name, "shop.db");
+    assert_eq!(&*query.scope().name, "shop.db");
 
     // Attributes of every kind.
     let a = &root.attributes;
@@ -263,8 +266,8 @@ fn python_sdk_protobuf_has_the_expected_traces() {
 
     // Events, status.
     assert_eq!(root.status_code, StatusCode::Error);
-    assert_eq!(root.status_message, "checkout failed");
-    let exception = &query.events[0];
+    assert_eq!(root.status_message(), "checkout failed");
+    let exception = &query.events()[0];
     assert_eq!(exception.name, "exception");
     assert_eq!(
         attr(&exception.attributes, "exception.type"),
@@ -276,7 +279,7 @@ fn python_sdk_protobuf_has_the_expected_traces() {
     );
     assert_eq!(query.status_code, StatusCode::Error);
     assert_eq!(
-        attr(&charge.events[0].attributes, "attempt"),
+        attr(&charge.events()[0].attributes, "attempt"),
         &Value::Int(2)
     );
 
@@ -284,7 +287,10 @@ fn python_sdk_protobuf_has_the_expected_traces() {
     let consume = span_named(spans, "orders process");
     let publish = span_named(spans, "stock publish");
     assert_eq!(consume.service_name(), "inventory");
-    assert!(!Arc::ptr_eq(&consume.resource, &root.resource));
+    assert!(!Arc::ptr_eq(
+        &consume.origin.resource,
+        &root.origin.resource
+    ));
     assert_eq!(consume.kind, SpanKind::Consumer);
     assert_eq!(publish.kind, SpanKind::Producer);
     assert_eq!(
@@ -294,10 +300,10 @@ fn python_sdk_protobuf_has_the_expected_traces() {
     assert_eq!(consume.parent_span_id, SpanId::from_u64(0xB7AD6B7169203331));
     assert_eq!(consume.flags, 0x300, "has-is-remote and is-remote");
     assert_eq!(publish.flags, 0x100);
-    assert_eq!(consume.trace_state, "vendor=abc,ot=th:8");
+    assert_eq!(consume.trace_state(), "vendor=abc,ot=th:8");
     assert_eq!(consume.status_code, StatusCode::Ok);
     assert_eq!(publish.status_code, StatusCode::Unset);
-    let link = &consume.links[0];
+    let link = &consume.links()[0];
     assert_eq!((link.trace_id, link.span_id), (root.trace_id, root.span_id));
     assert_eq!(
         attr(&link.attributes, "link.reason"),

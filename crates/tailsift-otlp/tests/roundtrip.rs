@@ -9,7 +9,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as ProtoKeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
 use proptest::prelude::*;
-use tailsift::{Interner, KeyValue, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Value};
+use tailsift::{
+    Interner, KeyValue, Origin, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Value,
+};
 use tailsift_otlp::prost::Message;
 use tailsift_otlp::{json, request_from_spans, spans_from_request};
 
@@ -39,10 +41,10 @@ proptest! {
             for ss in &rs.scope_spans {
                 let first_of_scope = i;
                 for _ in &ss.spans {
-                    prop_assert!(Arc::ptr_eq(&spans[i].resource, &spans[first_of_resource].resource));
-                    prop_assert!(Arc::ptr_eq(&spans[i].scope, &spans[first_of_scope].scope));
-                    prop_assert_eq!(&*spans[i].resource.schema_url, rs.schema_url.as_str());
-                    prop_assert_eq!(&*spans[i].scope.schema_url, ss.schema_url.as_str());
+                    prop_assert!(Arc::ptr_eq(&spans[i].origin.resource, &spans[first_of_resource].origin.resource));
+                    prop_assert!(Arc::ptr_eq(&spans[i].origin, &spans[first_of_scope].origin));
+                    prop_assert_eq!(&*spans[i].resource().schema_url, rs.schema_url.as_str());
+                    prop_assert_eq!(&*spans[i].scope().schema_url, ss.schema_url.as_str());
                     i += 1;
                 }
             }
@@ -72,6 +74,140 @@ proptest! {
         let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).expect("own bytes decode");
         prop_assert_eq!(to_spans(&decoded), spans);
     }
+
+    #[test]
+    fn decoded_spans_never_hold_an_empty_extra_box(request in common::request()) {
+        for span in to_spans(&request) {
+            prop_assert!(span.extra.as_ref().is_none_or(|extra| !extra.is_empty()));
+        }
+    }
+}
+
+/// `span` alone in a request, in canonical form (what this crate writes).
+fn canonical(span: ProtoSpan) -> ExportTraceServiceRequest {
+    let mut request = one_span(span);
+    request.resource_spans[0].resource = Some(Default::default());
+    request.resource_spans[0].scope_spans[0].scope = Some(Default::default());
+    request
+}
+
+/// A span as SDKs write most of them: attributes, a status, no events, links or tracestate.
+fn ordinary() -> ProtoSpan {
+    let mut span = ids();
+    span.name = "GET /cart".into();
+    span.kind = 2;
+    span.attributes.push(ProtoKeyValue {
+        key: "http.route".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("/cart".into())),
+        }),
+        key_strindex: 0,
+    });
+    span.status = Some(opentelemetry_proto::tonic::trace::v1::Status {
+        message: String::new(),
+        code: 2,
+    });
+    span
+}
+
+#[test]
+fn an_ordinary_span_decodes_without_an_extra_box() {
+    let request = canonical(ordinary());
+    let from_proto = to_spans(&request);
+    assert!(from_proto[0].extra.is_none());
+    let from_json = to_spans(&json::from_str(&json::to_string(&request)).unwrap());
+    assert!(from_json[0].extra.is_none());
+    assert_eq!(from_json, from_proto);
+    // And it is written back exactly as it came.
+    assert_eq!(request_from_spans(&from_proto), request);
+}
+
+#[test]
+fn each_rarely_set_field_alone_makes_an_extra_box() {
+    let mut proto: Vec<ProtoSpan> = vec![ordinary(); 7];
+    proto[0].trace_state = "k=v".into();
+    proto[1].dropped_attributes_count = 1;
+    proto[2].events.push(Default::default());
+    proto[3].dropped_events_count = 1;
+    proto[4]
+        .links
+        .push(opentelemetry_proto::tonic::trace::v1::span::Link {
+            trace_id: vec![3; 16],
+            span_id: vec![4; 8],
+            ..Default::default()
+        });
+    proto[5].dropped_links_count = 1;
+    if let Some(status) = &mut proto[6].status {
+        status.message = "m".into();
+    }
+    for span in proto {
+        let request = canonical(span);
+        let spans = to_spans(&request);
+        assert!(spans[0].extra.is_some(), "{:?}", request);
+        assert_eq!(request_from_spans(&spans), request);
+    }
+}
+
+#[test]
+fn a_span_with_events_links_and_trace_state_round_trips_through_proto_and_json() {
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    let string = |s: &str| {
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s.into())),
+        })
+    };
+    let mut span = ordinary();
+    span.trace_state = "vendor=abc,ot=th:8".into();
+    span.dropped_attributes_count = 3;
+    span.events.push(Event {
+        time_unix_nano: 1_000,
+        name: "exception".into(),
+        attributes: vec![ProtoKeyValue {
+            key: "exception.type".into(),
+            value: string("CardDeclined"),
+            key_strindex: 0,
+        }],
+        dropped_attributes_count: 1,
+    });
+    span.dropped_events_count = 4;
+    span.links.push(Link {
+        trace_id: vec![3; 16],
+        span_id: vec![4; 8],
+        trace_state: "congo=t61rcWkgMzE".into(),
+        attributes: vec![ProtoKeyValue {
+            key: "link.reason".into(),
+            value: string("retry"),
+            key_strindex: 0,
+        }],
+        dropped_attributes_count: 2,
+        flags: 0x301,
+    });
+    span.dropped_links_count = 5;
+    if let Some(status) = &mut span.status {
+        status.message = "card declined".into();
+    }
+    let request = canonical(span);
+
+    let spans = to_spans(&request);
+    let s = &spans[0];
+    assert_eq!(s.trace_state(), "vendor=abc,ot=th:8");
+    assert_eq!(s.dropped_attributes_count(), 3);
+    assert_eq!(s.events().len(), 1);
+    assert_eq!(&*s.events()[0].name, "exception");
+    assert_eq!(s.dropped_events_count(), 4);
+    assert_eq!(s.links().len(), 1);
+    assert_eq!(&*s.links()[0].trace_state, "congo=t61rcWkgMzE");
+    assert_eq!(s.dropped_links_count(), 5);
+    assert_eq!(s.status_message(), "card declined");
+
+    // proto → Span → proto, and through protobuf bytes.
+    assert_eq!(request_from_spans(&spans), request);
+    let bytes = request_from_spans(&spans).encode_to_vec();
+    let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+    assert_eq!(to_spans(&decoded), spans);
+    // Span → JSON → Span.
+    let line = json::to_string(&request_from_spans(&spans));
+    assert_eq!(to_spans(&json::from_str(&line).unwrap()), spans);
 }
 
 fn one_span(span: ProtoSpan) -> ExportTraceServiceRequest {
@@ -105,10 +241,10 @@ fn absent_resource_scope_status_and_value_read_as_empty() {
         key_strindex: 0,
     });
     let spans = to_spans(&one_span(span));
-    assert_eq!(*spans[0].resource, Resource::default());
-    assert_eq!(*spans[0].scope, Scope::default());
+    assert_eq!(*spans[0].resource(), Resource::default());
+    assert_eq!(*spans[0].scope(), Scope::default());
     assert_eq!(spans[0].status_code, StatusCode::Unset);
-    assert_eq!(spans[0].attributes, vec![KeyValue::new("k", Value::Empty)]);
+    assert_eq!(*spans[0].attributes, vec![KeyValue::new("k", Value::Empty)]);
 
     // Written back in canonical form: every message field present.
     let back = request_from_spans(&spans);
@@ -130,7 +266,7 @@ fn unknown_kind_and_status_code_read_as_unspecified_and_unset() {
     let spans = to_spans(&one_span(span));
     assert_eq!(spans[0].kind, SpanKind::Unspecified);
     assert_eq!(spans[0].status_code, StatusCode::Unset);
-    assert_eq!(spans[0].status_message, "m");
+    assert_eq!(spans[0].status_message(), "m");
 }
 
 #[test]
@@ -157,7 +293,7 @@ fn profiles_only_strindex_fields_read_as_absent() {
         key_strindex: 7,
     });
     let spans = to_spans(&one_span(span));
-    assert_eq!(spans[0].attributes, vec![KeyValue::new("k", Value::Empty)]);
+    assert_eq!(*spans[0].attributes, vec![KeyValue::new("k", Value::Empty)]);
 }
 
 #[test]
@@ -183,14 +319,17 @@ fn interleaved_spans_are_grouped_by_arc_then_by_equality() {
         attributes: vec![KeyValue::new("service.name", "cart")],
         ..Resource::default()
     });
-    let lib = Arc::new(Scope {
+    let lib = Scope {
         name: "lib".into(),
         ..Scope::default()
-    });
+    };
+    // Each span its own origin: equal scopes under one resource are grouped by equality.
     let span = |name: &str, resource: &Arc<Resource>| Span {
         name: name.into(),
-        resource: Arc::clone(resource),
-        scope: Arc::clone(&lib),
+        origin: Arc::new(Origin {
+            resource: Arc::clone(resource),
+            scope: lib.clone(),
+        }),
         ..Span::default()
     };
     let spans = [

@@ -12,8 +12,9 @@
 
 use std::sync::Arc;
 
-use tailsift::span::ThinVec;
-use tailsift::{KeyValue, Resource, Scope, Span, SpanKind, StatusCode, Str, Value};
+use tailsift::{
+    KeyValue, Origin, Resource, Scope, Span, SpanExtra, SpanKind, StatusCode, Str, Value,
+};
 
 use crate::random::Draw;
 use crate::stream::{BuiltTrace, Stream, Timeline, TraceSource};
@@ -127,8 +128,7 @@ pub(crate) struct AnchorSource {
     spacing_nanos: f64,
     epoch: u64,
     max_export_delay: u64,
-    resource: Arc<Resource>,
-    scope: Arc<Scope>,
+    origin: Arc<Origin>,
     names: Vec<Str>,
     routes: Vec<Value>,
     keys: AnchorKeys,
@@ -167,10 +167,13 @@ impl AnchorSource {
             ],
             ..Resource::default()
         });
-        let scope = Arc::new(Scope {
-            name: "tailsift-traffic/anchor".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            ..Scope::default()
+        let origin = Arc::new(Origin {
+            resource,
+            scope: Scope {
+                name: "tailsift-traffic/anchor".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                ..Scope::default()
+            },
         });
         AnchorSource {
             draw,
@@ -179,8 +182,7 @@ impl AnchorSource {
             spacing_nanos: 1e9 / config.traces_per_second,
             epoch: config.timeline.epoch_unix_nanos,
             max_export_delay: config.timeline.max_export_delay.as_nanos() as u64,
-            resource,
-            scope,
+            origin,
             // Span names and attribute keys are immortal, as an OTLP bridge's interner makes
             // them; values are ordinary shared strings.
             names: NAMES.iter().map(|&n| Str::immortal(n)).collect(),
@@ -252,7 +254,8 @@ impl TraceSource for AnchorSource {
             let (span_start, span_end) = intervals[index];
             let failed = error_span == Some(index);
             let keys = &self.keys;
-            let attributes = vec![
+            // A boxed array: exactly five attributes, no spare capacity to shed.
+            let attributes: Box<[KeyValue]> = Box::new([
                 KeyValue {
                     key: keys.method.clone(),
                     value: keys.get.clone(),
@@ -277,7 +280,7 @@ impl TraceSource for AnchorSource {
                     key: keys.tenant.clone(),
                     value: tenant.clone(),
                 },
-            ];
+            ]);
             let span = Span {
                 trace_id,
                 span_id: span_ids[index],
@@ -300,22 +303,16 @@ impl TraceSource for AnchorSource {
                 } else {
                     StatusCode::Unset
                 },
-                status_message: if failed {
-                    keys.error_message.clone()
-                } else {
-                    Str::empty()
-                },
-                resource: self.resource.clone(),
-                scope: self.scope.clone(),
+                extra: failed.then(|| {
+                    Box::new(SpanExtra {
+                        status_message: keys.error_message.clone(),
+                        ..SpanExtra::default()
+                    })
+                }),
                 // Spelled out rather than `..Span::default()`, which would clone and drop the
-                // default resource and scope for every span.
-                trace_state: Str::empty(),
+                // default origin for every span.
+                origin: self.origin.clone(),
                 flags: 1,
-                dropped_attributes_count: 0,
-                events: ThinVec::new(),
-                dropped_events_count: 0,
-                links: ThinVec::new(),
-                dropped_links_count: 0,
             };
             out.spans.push(span);
             out.arrivals

@@ -10,8 +10,7 @@
 //! 3. **Spans**: turn nodes into spans, sharing every name, key and constant value from the
 //!    [`Catalog`].
 
-use tailsift::span::{thin_vec, ThinVec};
-use tailsift::{Event, KeyValue, Span, SpanId, StatusCode, TraceId, Value};
+use tailsift::{Event, KeyValue, Span, SpanExtra, SpanId, StatusCode, TraceId, Value};
 
 use crate::catalog::Catalog;
 use crate::random::Draw;
@@ -282,7 +281,15 @@ impl Build<'_> {
             critical |= operation.critical;
             late_spans += u32::from(node.late);
 
-            let mut attributes = Vec::with_capacity(operation.constant_attributes.len() + 4);
+            let failed = matches!(node.outcome, Outcome::Failed { .. });
+            let caller_peer = operation.caller_peer && node.parent != NONE;
+            // Exactly as many as are pushed below, so that boxing them does not reallocate.
+            let len = operation.constant_attributes.len()
+                + usize::from(operation.outcome.is_some())
+                + usize::from(operation.user_tier)
+                + usize::from(caller_peer)
+                + usize::from(failed);
+            let mut attributes = Vec::with_capacity(len);
             attributes.extend(operation.constant_attributes.iter().cloned());
             if let Some(outcome) = &operation.outcome {
                 let value = match node.outcome {
@@ -301,15 +308,15 @@ impl Build<'_> {
                     value: self.plan.user_tier.clone(),
                 });
             }
-            if operation.caller_peer && node.parent != NONE {
+            if caller_peer {
                 let caller = &catalog.operations[self.nodes[node.parent as usize].operation];
                 attributes.push(KeyValue {
                     key: keys.net_peer_name.clone(),
                     value: catalog.services[caller.service].host.clone(),
                 });
             }
-            let (status_code, status_message, events) = match node.outcome {
-                Outcome::Ok => (StatusCode::Unset, tailsift::Str::empty(), ThinVec::new()),
+            let (status_code, extra) = match node.outcome {
+                Outcome::Ok => (StatusCode::Unset, None),
                 Outcome::Failed { .. } => {
                     attributes.push(KeyValue {
                         key: keys.error_type.clone(),
@@ -330,18 +337,22 @@ impl Build<'_> {
                         ],
                         dropped_attributes_count: 0,
                     };
-                    (
-                        StatusCode::Error,
-                        service.status_message.clone(),
-                        thin_vec![event],
-                    )
+                    let extra = SpanExtra {
+                        status_message: service.status_message.clone(),
+                        events: vec![event],
+                        ..SpanExtra::default()
+                    };
+                    (StatusCode::Error, Some(Box::new(extra)))
                 }
-                Outcome::UpstreamFailed => (
-                    StatusCode::Error,
-                    keys.upstream_message.clone(),
-                    ThinVec::new(),
-                ),
+                Outcome::UpstreamFailed => {
+                    let extra = SpanExtra {
+                        status_message: keys.upstream_message.clone(),
+                        ..SpanExtra::default()
+                    };
+                    (StatusCode::Error, Some(Box::new(extra)))
+                }
             };
+            debug_assert_eq!(attributes.len(), len);
             out.spans.push(Span {
                 trace_id,
                 span_id: node.span_id,
@@ -354,19 +365,12 @@ impl Build<'_> {
                 kind: operation.kind,
                 start_time_unix_nano: epoch + node.start,
                 end_time_unix_nano: epoch + node.end,
-                attributes,
-                events,
+                attributes: attributes.into_boxed_slice(),
                 status_code,
-                status_message,
-                resource: service.resource.clone(),
-                scope: service.scope.clone(),
+                extra,
                 // Spelled out rather than `..Span::default()`, which would clone and drop the
-                // default resource and scope for every span.
-                trace_state: tailsift::Str::empty(),
-                dropped_attributes_count: 0,
-                dropped_events_count: 0,
-                links: ThinVec::new(),
-                dropped_links_count: 0,
+                // default origin for every span.
+                origin: service.origin.clone(),
             });
             out.arrivals
                 .push(node.end + self.draw.between(0, max_export_delay));

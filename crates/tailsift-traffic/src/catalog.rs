@@ -1,11 +1,11 @@
 //! The shop's tables ([`crate::services`]) resolved once into shared values: one `Arc`
-//! resource and scope per service, one `Str` per name and key, one `Value` per constant
+//! origin (resource and scope) per service, one `Str` per name and key, one `Value` per constant
 //! attribute, calls by index. Making a span then costs reference-count increments, not
 //! allocations of strings.
 
 use std::sync::Arc;
 
-use tailsift::{KeyValue, Resource, Scope, SpanKind, Str, Value};
+use tailsift::{KeyValue, Origin, Resource, Scope, SpanKind, Str, Value};
 
 use crate::services::{
     CallMode, Protocol, CRITICAL_OPERATIONS, FAILURES, MAX_DEPTH, OPERATIONS, ROOTS, SERVICES,
@@ -13,8 +13,7 @@ use crate::services::{
 
 /// One service: what its spans share.
 pub(crate) struct Service {
-    pub(crate) resource: Arc<Resource>,
-    pub(crate) scope: Arc<Scope>,
+    pub(crate) origin: Arc<Origin>,
     /// Its host name, as callees see it in `net.peer.name`.
     pub(crate) host: Value,
     pub(crate) exception_type: Value,
@@ -100,27 +99,29 @@ impl Catalog {
             .map(|(index, (&(name, language), &(exception, message)))| {
                 let host = format!("{name}-6d8f9b{index:x}c4-x{}q", index * 7 % 10);
                 Service {
-                    resource: Arc::new(Resource {
-                        attributes: vec![
-                            kv("service.name", name),
-                            kv("service.namespace", "shop"),
-                            kv(
-                                "service.version",
-                                format!("1.{}.{}", index % 4, index).as_str(),
-                            ),
-                            kv("service.instance.id", host.as_str()),
-                            kv("host.name", host.as_str()),
-                            kv("deployment.environment.name", "production"),
-                            kv("telemetry.sdk.language", language),
-                            kv("telemetry.sdk.name", "opentelemetry"),
-                        ],
-                        schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
-                        ..Resource::default()
-                    }),
-                    scope: Arc::new(Scope {
-                        name: format!("opentelemetry.instrumentation.{language}").into(),
-                        version: "1.30.0".into(),
-                        ..Scope::default()
+                    origin: Arc::new(Origin {
+                        resource: Arc::new(Resource {
+                            attributes: vec![
+                                kv("service.name", name),
+                                kv("service.namespace", "shop"),
+                                kv(
+                                    "service.version",
+                                    format!("1.{}.{}", index % 4, index).as_str(),
+                                ),
+                                kv("service.instance.id", host.as_str()),
+                                kv("host.name", host.as_str()),
+                                kv("deployment.environment.name", "production"),
+                                kv("telemetry.sdk.language", language),
+                                kv("telemetry.sdk.name", "opentelemetry"),
+                            ],
+                            schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
+                            ..Resource::default()
+                        }),
+                        scope: Scope {
+                            name: format!("opentelemetry.instrumentation.{language}").into(),
+                            version: "1.30.0".into(),
+                            ..Scope::default()
+                        },
                     }),
                     host: host.as_str().into(),
                     exception_type: exception.into(),

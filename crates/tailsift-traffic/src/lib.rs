@@ -14,7 +14,8 @@
 //! - **Ground truth.** Each batch carries a [`TraceTruth`] for every trace whose last span it
 //!   holds: what a sampler should know about the trace, to check decisions and unbiased counts.
 //! - **Cheap.** Resources, scopes, names, keys and constant values are built once and shared
-//!   (`Arc`), so a span costs a few reference-count increments and one small allocation.
+//!   (`Arc`), so a span costs a few reference-count increments and one small allocation (two
+//!   for a failed span, whose status message and exception event sit in its `SpanExtra`).
 //!
 //! Two workloads: [`AnchorConfig`] (`anchor`, the fixed benchmark shape) and [`MissionConfig`]
 //! (`mission`, a dozen microservices with error bursts, slow outliers, a critical checkout path,

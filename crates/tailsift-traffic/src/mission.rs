@@ -316,8 +316,7 @@ impl MissionSource {
             name: self.malformed_name.clone(),
             start_time_unix_nano: start_time,
             end_time_unix_nano: end_time,
-            resource: service.resource.clone(),
-            scope: service.scope.clone(),
+            origin: service.origin.clone(),
             ..Span::default()
         };
         out.malformed.push((start + 1_000_000, span));

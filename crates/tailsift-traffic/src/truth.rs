@@ -102,7 +102,7 @@ impl TraceTruth {
         let (root_service, root_operation, root_duration) = match root {
             Some(r) => (
                 // The resource's own string: shared, not copied.
-                find_attribute(&r.resource.attributes, "service.name")
+                find_attribute(&r.resource().attributes, "service.name")
                     .and_then(|v| match v {
                         Value::Str(s) => Some(s.clone()),
                         _ => None,

@@ -77,7 +77,7 @@ fn anchor_has_the_exact_benchmark_shape() {
 
     let mut error_traces = 0;
     let mut slow_traces = 0;
-    let resource = &batches[0].spans[0].resource;
+    let resource = &batches[0].spans[0].origin.resource;
     assert_eq!(resource.attributes.len(), ANCHOR_RESOURCE_ATTRIBUTES);
     for spans in traces.values() {
         assert_eq!(spans.len(), ANCHOR_SPANS_PER_TRACE);
@@ -86,7 +86,7 @@ fn anchor_has_the_exact_benchmark_shape() {
         let roots: Vec<_> = spans.iter().filter(|s| s.is_root()).collect();
         assert_eq!(roots.len(), 1, "every trace has exactly one root");
         for span in spans {
-            assert!(std::sync::Arc::ptr_eq(&span.resource, resource));
+            assert!(std::sync::Arc::ptr_eq(&span.origin.resource, resource));
             assert_eq!(span.attributes.len(), ANCHOR_SPAN_ATTRIBUTES);
             assert!(span.is_root() || ids.contains(&span.parent_span_id));
         }
@@ -244,7 +244,7 @@ fn mission_error_bursts_concentrate_one_service_s_failures() {
         if span.service_name() != burst.service {
             continue;
         }
-        let failed_here = span.events.iter().any(|e| &*e.name == "exception");
+        let failed_here = span.events().iter().any(|e| &*e.name == "exception");
         if failed_here {
             assert_eq!(span.status_code, StatusCode::Error);
         }

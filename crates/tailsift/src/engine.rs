@@ -725,14 +725,14 @@ fn annotate(output: &OutputConfig, spans: &mut [Span], threshold: u64, adjusted_
     if output.write_threshold {
         let th = th_value(threshold);
         for span in spans.iter_mut() {
-            span.trace_state = Str::from(with_threshold(&span.trace_state, &th));
+            let trace_state = Str::from(with_threshold(span.trace_state(), &th));
+            span.extra_mut().trace_state = trace_state;
         }
     }
     if let Some(key) = &output.adjusted_count_attribute {
         let key = Str::from(key.as_str());
         for span in spans.iter_mut() {
-            span.attributes
-                .push(KeyValue::new(key.clone(), Value::Double(adjusted_count)));
+            span.push_attribute(KeyValue::new(key.clone(), Value::Double(adjusted_count)));
         }
     }
 }

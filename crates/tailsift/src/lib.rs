@@ -46,8 +46,8 @@ pub use policy::{Decider, Policy, PolicyError};
 pub use ring::Ring;
 pub use sampler::{Sampler, SamplerBuilder, SamplerError};
 pub use span::{
-    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, Str,
-    TraceId, Value,
+    Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind,
+    StatusCode, Str, TraceId, Value,
 };
 pub use verdict::{Outcome, Verdict};
 pub use view::{Baseline, TraceFlags, TraceView};

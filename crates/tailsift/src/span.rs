@@ -1,14 +1,23 @@
 //! The engine's own owned span.
 //!
 //! A [`Span`] carries every field of an OTLP span, so that a collector can convert to it and
-//! back without losing meaning (the `tailsift-otlp` crate does that). Two choices keep a buffered
-//! span cheap, because the buffer may hold millions of them:
+//! back without losing meaning (the `tailsift-otlp` crate does that). The buffer may hold
+//! millions of spans, so every byte of `Span` itself is paid millions of times; four choices
+//! keep it at 96 bytes:
 //!
-//! - Strings are [`Str`]: an `Arc<str>` that clones without copying. Repeated strings (span
-//!   names, attribute keys, service names) can be interned through an [`Interner`] so that every
-//!   span shares one copy.
-//! - Resource and instrumentation scope are shared behind `Arc`: spans of one OTLP
-//!   `ResourceSpans` point at one [`Resource`] instead of each owning a copy of its attributes.
+//! - Strings are [`Str`]: an `Arc<str>` that clones without copying, one pointer wide.
+//!   Repeated strings (span names, attribute keys, service names) can be interned through an
+//!   [`Interner`] so that every span shares one copy.
+//! - Resource and instrumentation scope are one shared [`Origin`] behind one `Arc`: spans of one
+//!   OTLP `ScopeSpans` point at one `Origin`, and the origins of one `ResourceSpans` share one
+//!   [`Resource`], instead of each span owning a copy of their attributes.
+//! - Fields that most spans leave empty (trace state, events, links, status message, dropped
+//!   counts) sit together in one optional box, [`SpanExtra`]: eight bytes and no allocation for
+//!   a span that has none of them. Read them through [`Span`]'s accessors
+//!   ([`Span::events`], [`Span::status_message`], ...), which answer empty when the box is
+//!   absent.
+//! - Attributes are a boxed slice (`Box<[KeyValue]>`): two words, and no spare capacity kept
+//!   alive for the span's life.
 //!
 //! [`Span::size_estimate`] approximates the span's OTLP protobuf-encoded size without encoding
 //! it; byte budgets and memory bounds are counted in it.
@@ -21,7 +30,6 @@ use std::sync::{Arc, OnceLock};
 
 use arcstr::ArcStr;
 use parking_lot::Mutex;
-pub use thin_vec::{thin_vec, ThinVec};
 
 /// A 16-byte W3C trace id. All zeroes is invalid.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -161,7 +169,7 @@ pub struct Str(ArcStr);
 
 impl Str {
     /// The empty string (static: no allocation, no reference counting).
-    pub fn empty() -> Str {
+    pub const fn empty() -> Str {
         Str(ArcStr::new())
     }
 
@@ -642,8 +650,90 @@ pub struct Link {
     pub flags: u32,
 }
 
+/// Where spans come from: the resource that produced them and its instrumentation scope.
+///
+/// One per OTLP `ScopeSpans`, shared behind an `Arc` by all of its spans; the origins of one
+/// `ResourceSpans` share one `Arc<Resource>`. One pointer per span rather than two, and the
+/// scope (rarely more than a name and a version) needs no allocation of its own.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Origin {
+    /// The producing resource, shared by every origin of one `ResourceSpans`.
+    pub resource: Arc<Resource>,
+    /// The instrumentation scope.
+    pub scope: Scope,
+}
+
+/// The fields of an OTLP span that most spans leave empty, boxed together behind
+/// [`Span::extra`] so that a span without any of them pays eight bytes and no allocation.
+///
+/// Read them through [`Span`]'s accessors, which answer empty when the box is absent; write
+/// them through [`Span::extra_mut`], or build a span's box with
+/// [`SpanExtra::boxed_unless_empty`]. A span with no box and a span with an all-empty box are
+/// equal.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SpanExtra {
+    /// W3C tracestate.
+    pub trace_state: Str,
+    /// Attributes the producer dropped.
+    pub dropped_attributes_count: u32,
+    /// Span events.
+    pub events: Vec<Event>,
+    /// Events the producer dropped.
+    pub dropped_events_count: u32,
+    /// Span links.
+    pub links: Vec<Link>,
+    /// Links the producer dropped.
+    pub dropped_links_count: u32,
+    /// Status message.
+    pub status_message: Str,
+}
+
+/// What [`Span`]'s accessors read when a span has no [`SpanExtra`] box.
+static NO_EXTRA: SpanExtra = SpanExtra {
+    trace_state: Str::empty(),
+    dropped_attributes_count: 0,
+    events: Vec::new(),
+    dropped_events_count: 0,
+    links: Vec::new(),
+    dropped_links_count: 0,
+    status_message: Str::empty(),
+};
+
+impl SpanExtra {
+    /// Whether every field is empty or zero (the span would read the same without the box).
+    pub fn is_empty(&self) -> bool {
+        let SpanExtra {
+            trace_state,
+            dropped_attributes_count,
+            events,
+            dropped_events_count,
+            links,
+            dropped_links_count,
+            status_message,
+        } = self;
+        trace_state.is_empty()
+            && *dropped_attributes_count == 0
+            && events.is_empty()
+            && *dropped_events_count == 0
+            && links.is_empty()
+            && *dropped_links_count == 0
+            && status_message.is_empty()
+    }
+
+    /// The value for [`Span::extra`]: boxed, or `None` when every field is empty, so that a
+    /// producer never allocates a box a span does not need.
+    pub fn boxed_unless_empty(self) -> Option<Box<SpanExtra>> {
+        (!self.is_empty()).then(|| Box::new(self))
+    }
+}
+
 /// One span, with every OTLP field.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// The fields most spans leave empty are in [`extra`](Span::extra) and read through accessors
+/// ([`Span::trace_state`], [`Span::events`], [`Span::links`], [`Span::status_message`] and
+/// the dropped counts); the resource and scope through [`Span::resource`] and
+/// [`Span::scope`].
+#[derive(Clone, Debug)]
 pub struct Span {
     /// The trace this span belongs to.
     pub trace_id: TraceId,
@@ -651,8 +741,6 @@ pub struct Span {
     pub span_id: SpanId,
     /// The parent's id; [`SpanId::INVALID`] for a root span.
     pub parent_span_id: SpanId,
-    /// W3C tracestate.
-    pub trace_state: Str,
     /// W3C trace flags (low 8 bits) and OTLP span flags.
     pub flags: u32,
     /// Operation name.
@@ -663,27 +751,18 @@ pub struct Span {
     pub start_time_unix_nano: u64,
     /// End, unix nanoseconds.
     pub end_time_unix_nano: u64,
-    /// Span attributes.
-    pub attributes: Vec<KeyValue>,
-    /// Attributes the producer dropped.
-    pub dropped_attributes_count: u32,
-    /// Span events. A `ThinVec` (one word; no allocation when empty): most spans have none, and
-    /// every buffered span pays for the field.
-    pub events: ThinVec<Event>,
-    /// Events the producer dropped.
-    pub dropped_events_count: u32,
-    /// Span links. A `ThinVec`, for the same reason as `events`.
-    pub links: ThinVec<Link>,
-    /// Links the producer dropped.
-    pub dropped_links_count: u32,
+    /// Span attributes. A boxed slice (two words, no spare capacity): a span's attributes are
+    /// built once and kept as they are.
+    pub attributes: Box<[KeyValue]>,
     /// Status code.
     pub status_code: StatusCode,
-    /// Status message.
-    pub status_message: Str,
-    /// The producing resource, shared by the spans of one `ResourceSpans`.
-    pub resource: Arc<Resource>,
-    /// The instrumentation scope, shared by the spans of one `ScopeSpans`.
-    pub scope: Arc<Scope>,
+    /// The rarely set fields, or `None` when they are all empty (the usual case). Producers
+    /// build it with [`SpanExtra::boxed_unless_empty`]; `None` and a box of empty fields mean
+    /// the same and compare equal.
+    pub extra: Option<Box<SpanExtra>>,
+    /// The producing resource and instrumentation scope, shared by the spans of one OTLP
+    /// `ScopeSpans`.
+    pub origin: Arc<Origin>,
 }
 
 impl Default for Span {
@@ -692,34 +771,56 @@ impl Default for Span {
             trace_id: TraceId::INVALID,
             span_id: SpanId::INVALID,
             parent_span_id: SpanId::INVALID,
-            trace_state: Str::empty(),
             flags: 0,
             name: Str::empty(),
             kind: SpanKind::Unspecified,
             start_time_unix_nano: 0,
             end_time_unix_nano: 0,
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: ThinVec::new(),
-            dropped_events_count: 0,
-            links: ThinVec::new(),
-            dropped_links_count: 0,
+            attributes: Box::default(),
             status_code: StatusCode::Unset,
-            status_message: Str::empty(),
-            resource: default_resource(),
-            scope: default_scope(),
+            extra: None,
+            origin: default_origin(),
         }
     }
 }
 
-fn default_resource() -> Arc<Resource> {
-    static EMPTY: OnceLock<Arc<Resource>> = OnceLock::new();
-    EMPTY.get_or_init(|| Arc::new(Resource::default())).clone()
+fn default_origin() -> Arc<Origin> {
+    static EMPTY: OnceLock<Arc<Origin>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::new(Origin::default())).clone()
 }
 
-fn default_scope() -> Arc<Scope> {
-    static EMPTY: OnceLock<Arc<Scope>> = OnceLock::new();
-    EMPTY.get_or_init(|| Arc::new(Scope::default())).clone()
+/// Field by field, except that a span without a [`SpanExtra`] box equals one whose box is all
+/// empty: the box is storage, not meaning.
+impl PartialEq for Span {
+    fn eq(&self, other: &Span) -> bool {
+        // Destructured so that a new field cannot be left out of the comparison.
+        let Span {
+            trace_id,
+            span_id,
+            parent_span_id,
+            flags,
+            name,
+            kind,
+            start_time_unix_nano,
+            end_time_unix_nano,
+            attributes,
+            status_code,
+            extra: _,
+            origin,
+        } = self;
+        *trace_id == other.trace_id
+            && *span_id == other.span_id
+            && *parent_span_id == other.parent_span_id
+            && *flags == other.flags
+            && *name == other.name
+            && *kind == other.kind
+            && *start_time_unix_nano == other.start_time_unix_nano
+            && *end_time_unix_nano == other.end_time_unix_nano
+            && *attributes == other.attributes
+            && *status_code == other.status_code
+            && self.extra_or_empty() == other.extra_or_empty()
+            && *origin == other.origin
+    }
 }
 
 impl Span {
@@ -734,9 +835,19 @@ impl Span {
             .saturating_sub(self.start_time_unix_nano)
     }
 
+    /// The producing resource.
+    pub fn resource(&self) -> &Resource {
+        &self.origin.resource
+    }
+
+    /// The instrumentation scope.
+    pub fn scope(&self) -> &Scope {
+        &self.origin.scope
+    }
+
     /// The `service.name` of the span's resource, or `""`.
     pub fn service_name(&self) -> &str {
-        self.resource.service_name()
+        self.origin.resource.service_name()
     }
 
     /// The value of the span attribute `key`, if any.
@@ -744,19 +855,75 @@ impl Span {
         find_attribute(&self.attributes, key)
     }
 
+    /// Appends an attribute. Reallocates the attributes: for annotating a finished span (the
+    /// engine's output attributes, tests), not for building one.
+    pub fn push_attribute(&mut self, attribute: KeyValue) {
+        let mut attributes = std::mem::take(&mut self.attributes).into_vec();
+        attributes.reserve_exact(1);
+        attributes.push(attribute);
+        self.attributes = attributes.into_boxed_slice();
+    }
+
+    fn extra_or_empty(&self) -> &SpanExtra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    /// The rarely set fields, for writing: the span's box, created (empty) if it has none.
+    pub fn extra_mut(&mut self) -> &mut SpanExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// W3C tracestate; `""` when not set.
+    pub fn trace_state(&self) -> &str {
+        &self.extra_or_empty().trace_state
+    }
+
+    /// The span attributes the producer dropped.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        self.extra_or_empty().dropped_attributes_count
+    }
+
+    /// Span events; empty when there are none.
+    pub fn events(&self) -> &[Event] {
+        &self.extra_or_empty().events
+    }
+
+    /// Events the producer dropped.
+    pub fn dropped_events_count(&self) -> u32 {
+        self.extra_or_empty().dropped_events_count
+    }
+
+    /// Span links; empty when there are none.
+    pub fn links(&self) -> &[Link] {
+        &self.extra_or_empty().links
+    }
+
+    /// Links the producer dropped.
+    pub fn dropped_links_count(&self) -> u32 {
+        self.extra_or_empty().dropped_links_count
+    }
+
+    /// Status message; `""` when not set.
+    pub fn status_message(&self) -> &str {
+        &self.extra_or_empty().status_message
+    }
+
     /// Approximates the span's OTLP protobuf-encoded size in bytes (the `Span` message alone,
     /// without its shared resource and scope). Cheap: one pass over attributes, events and
-    /// links, no allocation. Byte budgets and buffer bounds count spans in this unit.
+    /// links, no allocation; the extra box is read only when the span has one. Byte budgets
+    /// and buffer bounds count spans in this unit.
     pub fn size_estimate(&self) -> usize {
         // Fixed fields: ids with tags (18 + 10 + 10), two fixed64 times (18), kind, flags,
         // status and its tags.
-        let mut n = 64 + self.name.len() + self.trace_state.len() + self.status_message.len();
-        n += attributes_size_estimate(&self.attributes);
-        for e in &self.events {
-            n += 16 + e.name.len() + attributes_size_estimate(&e.attributes);
-        }
-        for l in &self.links {
-            n += 36 + l.trace_state.len() + attributes_size_estimate(&l.attributes);
+        let mut n = 64 + self.name.len() + attributes_size_estimate(&self.attributes);
+        if let Some(extra) = &self.extra {
+            n += extra.trace_state.len() + extra.status_message.len();
+            for e in &extra.events {
+                n += 16 + e.name.len() + attributes_size_estimate(&e.attributes);
+            }
+            for l in &extra.links {
+                n += 36 + l.trace_state.len() + attributes_size_estimate(&l.attributes);
+            }
         }
         n
     }
@@ -790,7 +957,96 @@ mod tests {
         assert_eq!(std::mem::size_of::<Value>(), 16);
         assert_eq!(std::mem::size_of::<KeyValue>(), 24);
         // What every buffered span pays before its attributes: docs/BENCHMARKS.md counts it.
-        assert_eq!(std::mem::size_of::<Span>(), 152);
+        // 94 bytes of fields (ids 32, times 16, attributes 16, name, extra and origin 8 each,
+        // flags 4, kind and status code 1 each), padded to 8.
+        assert_eq!(std::mem::size_of::<Span>(), 96);
+        assert_eq!(std::mem::size_of::<Option<Box<SpanExtra>>>(), 8);
+    }
+
+    #[test]
+    fn a_span_without_extra_equals_one_with_an_empty_extra() {
+        let bare = Span::default();
+        let mut boxed = Span {
+            extra: Some(Box::default()),
+            ..Span::default()
+        };
+        assert_eq!(bare, boxed);
+        assert_eq!(boxed, bare);
+        boxed.extra_mut().dropped_links_count = 1;
+        assert_ne!(bare, boxed);
+        assert_ne!(boxed, bare);
+    }
+
+    #[test]
+    fn extra_accessors_read_empty_without_a_box_and_extra_mut_creates_one() {
+        let mut span = Span::default();
+        assert_eq!(span.trace_state(), "");
+        assert_eq!(span.status_message(), "");
+        assert!(span.events().is_empty() && span.links().is_empty());
+        assert_eq!(span.dropped_attributes_count(), 0);
+        assert_eq!(span.dropped_events_count(), 0);
+        assert_eq!(span.dropped_links_count(), 0);
+        assert!(span.extra.is_none());
+        span.extra_mut().trace_state = "ot=rv:00000000000001".into();
+        span.extra_mut().events.push(Event::default());
+        assert_eq!(span.trace_state(), "ot=rv:00000000000001");
+        assert_eq!(span.events().len(), 1);
+        assert!(span.extra.is_some());
+    }
+
+    #[test]
+    fn only_a_non_empty_extra_is_boxed() {
+        assert!(SpanExtra::default().boxed_unless_empty().is_none());
+        let with_message = SpanExtra {
+            status_message: "card declined".into(),
+            ..SpanExtra::default()
+        };
+        assert!(with_message.boxed_unless_empty().is_some());
+        let with_count = SpanExtra {
+            dropped_events_count: 2,
+            ..SpanExtra::default()
+        };
+        assert!(with_count.boxed_unless_empty().is_some());
+    }
+
+    #[test]
+    fn size_estimate_counts_every_part_of_the_otlp_span() {
+        let mut span = Span {
+            name: "GET /cart".into(),
+            attributes: vec![KeyValue::new("http.route", "/cart")].into(),
+            ..Span::default()
+        };
+        let attribute = 4 + "http.route".len() + 2 + "/cart".len();
+        assert_eq!(span.size_estimate(), 64 + "GET /cart".len() + attribute);
+        *span.extra_mut() = SpanExtra {
+            trace_state: "ot=th:8".into(),
+            status_message: "boom".into(),
+            events: vec![Event {
+                name: "exception".into(),
+                attributes: vec![KeyValue::new("attempt", 2i64)],
+                ..Event::default()
+            }],
+            links: vec![Link {
+                trace_state: "k=v".into(),
+                ..Link::default()
+            }],
+            ..SpanExtra::default()
+        };
+        let event = 16 + "exception".len() + (4 + "attempt".len() + 9);
+        let link = 36 + "k=v".len();
+        assert_eq!(
+            span.size_estimate(),
+            64 + "GET /cart".len() + attribute + "ot=th:8".len() + "boom".len() + event + link
+        );
+    }
+
+    #[test]
+    fn push_attribute_appends_without_spare_capacity() {
+        let mut span = Span::default();
+        span.push_attribute(KeyValue::new("a", 1i64));
+        span.push_attribute(KeyValue::new("b", 2i64));
+        assert_eq!(span.attributes.len(), 2);
+        assert_eq!(span.attribute("b"), Some(&Value::Int(2)));
     }
 
     #[test]
@@ -819,8 +1075,7 @@ mod tests {
     fn size_estimate_grows_with_payload() {
         let mut span = Span::default();
         let bare = span.size_estimate();
-        span.attributes
-            .push(KeyValue::new("http.route", "/api/checkout"));
+        span.push_attribute(KeyValue::new("http.route", "/api/checkout"));
         assert!(span.size_estimate() >= bare + "http.route/api/checkout".len());
     }
 }

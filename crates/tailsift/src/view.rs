@@ -160,7 +160,7 @@ impl<'a> TraceView<'a> {
         let randomness = root
             .map(|r| &spans[r])
             .or(spans.first())
-            .and_then(|s| explicit_randomness(&s.trace_state))
+            .and_then(|s| explicit_randomness(s.trace_state()))
             .unwrap_or_else(|| trace_id.randomness());
         TraceView {
             trace_id,
@@ -415,7 +415,7 @@ mod tests {
         );
         assert_eq!(explicit_randomness("ot=rv:123"), None);
         let mut spans = vec![span(1, 0, 0, 10)];
-        spans[0].trace_state = Str::from("ot=rv:00000000000001");
+        spans[0].extra_mut().trace_state = Str::from("ot=rv:00000000000001");
         let view = TraceView::new(
             TraceId::from_u128(u128::MAX),
             &spans,

@@ -9,7 +9,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tailsift::config_file::Format;
 use tailsift::{
-    Clock, Config, Decision, ManualClock, Resource, Sampler, Span, SpanId, StatusCode, TraceId,
+    Clock, Config, Decision, ManualClock, Origin, Resource, Sampler, Span, SpanId, StatusCode,
+    TraceId,
 };
 
 const BUDGET: f64 = 4_000.0;
@@ -50,7 +51,7 @@ struct Sim {
     clock: ManualClock,
     rng: SmallRng,
     kept: Arc<Mutex<BTreeMap<u64, Kept>>>,
-    resources: Vec<Arc<Resource>>,
+    origins: Vec<Arc<Origin>>,
     traces_in: u64,
     second: u64,
 }
@@ -73,12 +74,15 @@ impl Sim {
             .build()
             .expect("sampler builds");
         // A few strata of very different sizes.
-        let resources = ["checkout", "cart", "search"]
+        let origins = ["checkout", "cart", "search"]
             .iter()
             .map(|s| {
-                Arc::new(Resource {
-                    attributes: vec![tailsift::KeyValue::new("service.name", *s)],
-                    ..Resource::default()
+                Arc::new(Origin {
+                    resource: Arc::new(Resource {
+                        attributes: vec![tailsift::KeyValue::new("service.name", *s)],
+                        ..Resource::default()
+                    }),
+                    scope: tailsift::Scope::default(),
                 })
             })
             .collect();
@@ -87,7 +91,7 @@ impl Sim {
             clock,
             rng: SmallRng::seed_from_u64(seed),
             kept,
-            resources,
+            origins,
             traces_in: 0,
             second: 0,
         }
@@ -103,10 +107,10 @@ impl Sim {
                 .map(|i| {
                     // Strata: 80% search, 19% cart, 1% checkout.
                     let pick = self.rng.gen_range(0..100);
-                    let resource = match pick {
-                        0 => &self.resources[0],
-                        1..=19 => &self.resources[1],
-                        _ => &self.resources[2],
+                    let origin = match pick {
+                        0 => &self.origins[0],
+                        1..=19 => &self.origins[1],
+                        _ => &self.origins[2],
                     };
                     Span {
                         trace_id: TraceId::from_u128(self.rng.gen::<u128>() | 1),
@@ -119,7 +123,7 @@ impl Sim {
                         } else {
                             StatusCode::Unset
                         },
-                        resource: resource.clone(),
+                        origin: origin.clone(),
                         ..Span::default()
                     }
                 })

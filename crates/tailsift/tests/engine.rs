@@ -428,14 +428,14 @@ fn kept_spans_carry_the_threshold_and_adjusted_count_when_configured() {
     let h = Harness::new(cfg, quarter);
     // Randomness 0xff.. passes any threshold; the vendor entry must survive.
     let mut root = span(u128::MAX, 1, 0);
-    root.trace_state = "vendor=abc".into();
+    root.extra_mut().trace_state = "vendor=abc".into();
     h.engine.ingest(vec![root]);
     h.advance(Duration::from_secs(2));
     let d = h.drain();
     assert!(d[0].keep);
     assert_eq!(d[0].adjusted_count, 4.0);
     let kept = &d[0].spans[0];
-    assert_eq!(&*kept.trace_state, "ot=th:c,vendor=abc");
+    assert_eq!(kept.trace_state(), "ot=th:c,vendor=abc");
     assert_eq!(
         kept.attribute("sampling.adjusted_count"),
         Some(&tailsift::Value::Double(4.0))
@@ -446,7 +446,7 @@ fn kept_spans_carry_the_threshold_and_adjusted_count_when_configured() {
 fn without_output_settings_kept_spans_leave_unchanged() {
     let h = Harness::new(config(1), keep_all);
     let mut root = span(5, 1, 0);
-    root.trace_state = "vendor=abc".into();
+    root.extra_mut().trace_state = "vendor=abc".into();
     let sent = root.clone();
     h.engine.ingest(vec![root]);
     h.advance(Duration::from_secs(2));

@@ -10,8 +10,8 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use tailsift::policy::GroupBy;
 use tailsift::{
-    Decider, KeyValue, Outcome, Policy, PolicyBuilders, PolicyConfig, PolicyError, PolicySet,
-    Resource, Span, SpanId, StatusCode, TraceFlags, TraceId, TraceView, Verdict,
+    Decider, KeyValue, Origin, Outcome, Policy, PolicyBuilders, PolicyConfig, PolicyError,
+    PolicySet, Resource, Scope, Span, SpanId, StatusCode, TraceFlags, TraceId, TraceView, Verdict,
 };
 
 #[derive(Deserialize)]
@@ -97,9 +97,12 @@ fn span(service: &str, name: &str, id: u64, parent: u64, start_ms: u64, end_ms: 
         name: name.into(),
         start_time_unix_nano: start_ms * 1_000_000,
         end_time_unix_nano: end_ms * 1_000_000,
-        resource: Arc::new(Resource {
-            attributes: vec![KeyValue::new("service.name", service)],
-            ..Resource::default()
+        origin: Arc::new(Origin {
+            resource: Arc::new(Resource {
+                attributes: vec![KeyValue::new("service.name", service)],
+                ..Resource::default()
+            }),
+            scope: Scope::default(),
         }),
         ..Span::default()
     }
@@ -140,18 +143,14 @@ fn mission_config_parses_and_builds() {
     };
     // A premium user's trace: kept by the CEL stand-in, at rate 1.
     let mut premium = vec![span("shop", "GET /", 1, 0, 0, 10)];
-    premium[0]
-        .attributes
-        .push(KeyValue::new("user.tier", "premium"));
+    premium[0].push_attribute(KeyValue::new("user.tier", "premium"));
     let out = decide(&set, LOW, &premium, t);
     assert!(out.keep);
     assert!(reasons(&out).contains(&"premium".to_string()));
     // An HTTP 503 on a server span: errors.
     let mut failed = vec![span("shop", "GET /", 1, 0, 0, 10)];
     failed[0].kind = tailsift::SpanKind::Server;
-    failed[0]
-        .attributes
-        .push(KeyValue::new("http.status_code", "503"));
+    failed[0].push_attribute(KeyValue::new("http.status_code", "503"));
     assert_eq!(reasons(&decide(&set, LOW, &failed, t))[0], "errors");
     // A checkout whose payment charge is on the critical path.
     let checkout = vec![
@@ -302,9 +301,7 @@ policy = { kind = "string_attribute", key = "service.name", value = "batch", sco
     .unwrap();
     let set = PolicySet::new(&configs, &PolicyBuilders::new(), false).unwrap();
     let mut health = vec![span("web", "GET /health", 1, 0, 0, 1)];
-    health[0]
-        .attributes
-        .push(KeyValue::new("http.route", "/health"));
+    health[0].push_attribute(KeyValue::new("http.route", "/health"));
     let out = decide(&set, LOW, &health, Duration::ZERO);
     assert!(!out.keep);
     assert_eq!(out.reasons.len(), 1);

@@ -705,11 +705,11 @@ fn span_field(span: &Span, field: Field) -> Option<Base<'_>> {
         Field::Name => Base::Str(&span.name),
         Field::Kind => Base::Str(span.kind.as_str()),
         Field::Status => Base::Str(span.status_code.as_str()),
-        Field::StatusMessage => Base::Str(&span.status_message),
+        Field::StatusMessage => Base::Str(span.status_message()),
         Field::DurationMs => Base::Double(nanos_to_ms(span.duration_nanos())),
         Field::Attributes => Base::Attrs(&span.attributes),
-        Field::Resource => Base::Attrs(&span.resource.attributes),
-        Field::Events => Base::Events(&span.events),
+        Field::Resource => Base::Attrs(&span.resource().attributes),
+        Field::Events => Base::Events(span.events()),
         _ => return None,
     })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tailsift::span::{
-    Event, KeyValue, Resource, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
+    Event, KeyValue, Origin, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
 use tailsift::view::sort_spans;
 use tailsift::{Baseline, Policy, TraceFlags, TraceView, Verdict};
@@ -13,14 +13,17 @@ use tailsift_cel::CelPolicy;
 
 pub const MS: u64 = 1_000_000;
 
-/// A resource for `service`.
-pub fn resource(service: &str) -> Arc<Resource> {
-    Arc::new(Resource {
-        attributes: vec![
-            KeyValue::new("service.name", service),
-            KeyValue::new("host.name", "node-1"),
-        ],
-        ..Resource::default()
+/// A resource (with an empty scope) for `service`.
+pub fn origin(service: &str) -> Arc<Origin> {
+    Arc::new(Origin {
+        resource: Arc::new(Resource {
+            attributes: vec![
+                KeyValue::new("service.name", service),
+                KeyValue::new("host.name", "node-1"),
+            ],
+            ..Resource::default()
+        }),
+        scope: Scope::default(),
     })
 }
 
@@ -34,27 +37,27 @@ pub fn span(id: u64, parent: u64, service: &str, name: &str, start_ms: u64, end_
         kind: SpanKind::Server,
         start_time_unix_nano: 1_000 * MS + start_ms * MS,
         end_time_unix_nano: 1_000 * MS + end_ms * MS,
-        resource: resource(service),
+        origin: origin(service),
         ..Span::default()
     }
 }
 
 /// Adds an attribute.
 pub fn with_attr(mut span: Span, key: &str, value: impl Into<Value>) -> Span {
-    span.attributes.push(KeyValue::new(key, value));
+    span.push_attribute(KeyValue::new(key, value));
     span
 }
 
 /// Marks a span as failed.
 pub fn failed(mut span: Span) -> Span {
     span.status_code = StatusCode::Error;
-    span.status_message = "boom".into();
+    span.extra_mut().status_message = "boom".into();
     span
 }
 
 /// Adds an event.
 pub fn with_event(mut span: Span, name: &str, attributes: Vec<KeyValue>) -> Span {
-    span.events.push(Event {
+    span.extra_mut().events.push(Event {
         name: name.into(),
         attributes,
         ..Event::default()

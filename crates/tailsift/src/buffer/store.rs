@@ -25,7 +25,7 @@ use std::mem::MaybeUninit;
 
 use crate::span::{Span, SpanId};
 
-/// Spans per page: a page of 152-byte spans is about 38 KiB, so an engine's shards hold at most
+/// Spans per page: a page of 96-byte spans is about 24 KiB, so an engine's shards hold at most
 /// a page each of unused slots beyond the free list.
 const PAGE_SPANS: usize = 256;
 
@@ -194,7 +194,7 @@ impl SpanStore {
     /// Moves the spans of `list` onto the end of `out` sorted as [`crate::view::sort_spans`]
     /// sorts them (ties in arrival order), and frees their slots. Sorting the small keys and
     /// copying each span once, in order, costs less than copying the spans out and sorting
-    /// them (a sort moves each 152-byte span several times). `keys` is scratch space.
+    /// them (a sort moves each 96-byte span several times). `keys` is scratch space.
     pub fn take_sorted(&mut self, list: SpanList, out: &mut Vec<Span>, keys: &mut Vec<SortKey>) {
         keys.clear();
         let mut index = list.head;
@@ -376,17 +376,17 @@ mod tests {
 
     #[test]
     fn spans_left_in_the_store_are_dropped_with_it_once() {
-        let resource = std::sync::Arc::new(crate::span::Resource::default());
+        let origin = std::sync::Arc::new(crate::span::Origin::default());
         let mut store = SpanStore::new();
         let mut lists = [SpanList::EMPTY; 3];
         for id in 1..=600 {
             let span = Span {
-                resource: resource.clone(),
+                origin: origin.clone(),
                 ..span(id)
             };
             store.push(&mut lists[id as usize % 3], span);
         }
-        assert_eq!(std::sync::Arc::strong_count(&resource), 601);
+        assert_eq!(std::sync::Arc::strong_count(&origin), 601);
         let mut out = Vec::new();
         store.take(lists[1], &mut out);
         drop(out);
@@ -394,13 +394,13 @@ mod tests {
         let mut again = SpanList::EMPTY;
         for id in 1000..1100 {
             let span = Span {
-                resource: resource.clone(),
+                origin: origin.clone(),
                 ..span(id)
             };
             store.push(&mut again, span);
         }
-        assert_eq!(std::sync::Arc::strong_count(&resource), 501);
+        assert_eq!(std::sync::Arc::strong_count(&origin), 501);
         drop(store);
-        assert_eq!(std::sync::Arc::strong_count(&resource), 1);
+        assert_eq!(std::sync::Arc::strong_count(&origin), 1);
     }
 }

@@ -23,7 +23,7 @@ pub(super) struct Route {
 /// Marks a rejected span in [`Scratch::routes`].
 const REJECTED: u32 = u32::MAX;
 
-/// The most span slots a thread keeps in emptied vectors (about 300 KiB of 152-byte spans).
+/// The most span slots a thread keeps in emptied vectors (192 KiB of 96-byte spans).
 const MAX_SPARE_SPANS: usize = 2048;
 
 /// Per-thread working memory of `ingest` and `poll` (see the module documentation). Taken out

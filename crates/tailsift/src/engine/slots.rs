@@ -105,7 +105,7 @@ impl Drop for Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{Resource, SpanId, Str};
+    use crate::span::{Origin, SpanId, Str};
     use std::sync::Arc;
 
     fn batch(n: u64) -> Vec<Span> {
@@ -146,26 +146,26 @@ mod tests {
 
     #[test]
     fn spans_not_taken_are_dropped_with_the_slots() {
-        let resource = Arc::new(Resource::default());
+        let origin = Arc::new(Origin::default());
         let spans: Vec<Span> = (1..=100u64)
             .map(|i| Span {
                 span_id: SpanId::from_u64(i),
-                resource: resource.clone(),
+                origin: origin.clone(),
                 ..Span::default()
             })
             .collect();
         let mut slots = Slots::new(spans, Vec::new());
         assert_eq!(slots.get(7).map(|s| s.span_id.to_u64()), Some(8));
         let kept = slots.take(7);
-        assert_eq!(Arc::strong_count(&resource), 101);
+        assert_eq!(Arc::strong_count(&origin), 101);
         drop(slots);
         assert_eq!(
-            Arc::strong_count(&resource),
+            Arc::strong_count(&origin),
             2,
             "the 99 left in the batch dropped once"
         );
         drop(kept);
-        assert_eq!(Arc::strong_count(&resource), 1);
+        assert_eq!(Arc::strong_count(&origin), 1);
         let slots = Slots::new(batch(3), Vec::new());
         assert_eq!(slots.finish(), vec![0]);
     }

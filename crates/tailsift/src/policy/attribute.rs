@@ -347,12 +347,12 @@ impl AttributePolicy {
                 return true;
             }
             if self.scope == AttributeScope::Span
-                || checked_resource.is_some_and(|r| Arc::ptr_eq(r, &span.resource))
+                || checked_resource.is_some_and(|r| Arc::ptr_eq(r, &span.origin.resource))
             {
                 return false;
             }
-            checked_resource = Some(&span.resource);
-            find_attribute(&span.resource.attributes, &self.key)
+            checked_resource = Some(&span.origin.resource);
+            find_attribute(&span.resource().attributes, &self.key)
                 .is_some_and(|v| self.test.matches(v))
         })
     }
@@ -375,16 +375,19 @@ impl Policy for AttributePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{KeyValue, Resource, TraceId};
+    use crate::span::{KeyValue, Origin, Resource, Scope, TraceId};
     use crate::view::TraceFlags;
     use std::time::Duration;
 
     fn span(attrs: Vec<KeyValue>, resource: Vec<KeyValue>) -> Span {
         Span {
-            attributes: attrs,
-            resource: Arc::new(Resource {
-                attributes: resource,
-                ..Resource::default()
+            attributes: attrs.into(),
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: resource,
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }

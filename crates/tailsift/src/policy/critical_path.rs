@@ -228,7 +228,7 @@ impl Policy for CriticalPathPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{KeyValue, Resource, SpanId, TraceId};
+    use crate::span::{KeyValue, Origin, Resource, Scope, SpanId, TraceId};
     use crate::view::{sort_spans, TraceFlags};
     use std::sync::Arc;
     use std::time::Duration;
@@ -241,9 +241,12 @@ mod tests {
             name: name.into(),
             start_time_unix_nano: start,
             end_time_unix_nano: end,
-            resource: Arc::new(Resource {
-                attributes: vec![KeyValue::new("service.name", service)],
-                ..Resource::default()
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: vec![KeyValue::new("service.name", service)],
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }

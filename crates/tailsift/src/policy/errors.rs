@@ -51,7 +51,8 @@ impl ErrorsPolicy {
         (self.config.http_server_errors
             && span.kind == SpanKind::Server
             && http_status(span).is_some_and(|s| s >= 500))
-            || (self.config.exception_events && span.events.iter().any(|e| &*e.name == "exception"))
+            || (self.config.exception_events
+                && span.events().iter().any(|e| &*e.name == "exception"))
     }
 }
 
@@ -86,7 +87,7 @@ impl Policy for ErrorsPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{Event, KeyValue, SpanId, StatusCode, TraceId};
+    use crate::span::{Event, KeyValue, SpanExtra, SpanId, StatusCode, TraceId};
     use crate::view::TraceFlags;
     use std::time::Duration;
 
@@ -106,7 +107,7 @@ mod tests {
         Span {
             span_id: SpanId::from_u64(1),
             kind: SpanKind::Server,
-            attributes: vec![KeyValue::new("http.response.status_code", status)],
+            attributes: vec![KeyValue::new("http.response.status_code", status)].into(),
             ..Span::default()
         }
     }
@@ -165,7 +166,7 @@ mod tests {
         assert_eq!(verdict(http.clone(), &[client]), Verdict::Abstain);
         let older = Span {
             kind: SpanKind::Server,
-            attributes: vec![KeyValue::new("http.status_code", 500i64)],
+            attributes: vec![KeyValue::new("http.status_code", 500i64)].into(),
             ..Span::default()
         };
         assert_eq!(verdict(http, &[older]), Verdict::keep("errors"));
@@ -174,10 +175,14 @@ mod tests {
     #[test]
     fn exception_events_count_only_when_enabled() {
         let span = Span {
-            events: crate::span::thin_vec![Event {
-                name: "exception".into(),
-                ..Event::default()
-            }],
+            extra: SpanExtra {
+                events: vec![Event {
+                    name: "exception".into(),
+                    ..Event::default()
+                }],
+                ..SpanExtra::default()
+            }
+            .boxed_unless_empty(),
             ..Span::default()
         };
         assert_eq!(

@@ -135,7 +135,7 @@ impl GroupBy {
 fn root_attribute<'a>(trace: &TraceView<'a>, key: &str) -> Option<&'a Value> {
     let root = trace.root()?;
     root.attribute(key)
-        .or_else(|| find_attribute(&root.resource.attributes, key))
+        .or_else(|| find_attribute(&root.resource().attributes, key))
 }
 
 fn hash_value(h: &mut xxhash_rust::xxh3::Xxh3, value: Option<&Value>) {
@@ -286,7 +286,7 @@ impl<V> GroupTable<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{KeyValue, Resource, Span, SpanId, TraceId};
+    use crate::span::{KeyValue, Origin, Resource, Scope, Span, SpanId, TraceId};
     use crate::view::TraceFlags;
     use std::sync::Arc;
 
@@ -295,13 +295,16 @@ mod tests {
             trace_id: TraceId::from_u128(1),
             span_id: SpanId::from_u64(1),
             name: name.into(),
-            attributes: attrs,
-            resource: Arc::new(Resource {
-                attributes: vec![
-                    KeyValue::new("service.name", service),
-                    KeyValue::new("deployment.environment", "prod"),
-                ],
-                ..Resource::default()
+            attributes: attrs.into(),
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: vec![
+                        KeyValue::new("service.name", service),
+                        KeyValue::new("deployment.environment", "prod"),
+                    ],
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }

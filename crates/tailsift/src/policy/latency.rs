@@ -281,7 +281,7 @@ impl Policy for LatencyPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{KeyValue, Resource, Span, SpanId, TraceId};
+    use crate::span::{KeyValue, Origin, Resource, Scope, Span, SpanId, TraceId};
     use crate::view::TraceFlags;
 
     fn trace(service: &str, millis: u64) -> Vec<Span> {
@@ -291,9 +291,12 @@ mod tests {
             name: "GET /".into(),
             start_time_unix_nano: 1_000,
             end_time_unix_nano: 1_000 + millis * 1_000_000,
-            resource: Arc::new(Resource {
-                attributes: vec![KeyValue::new("service.name", service)],
-                ..Resource::default()
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: vec![KeyValue::new("service.name", service)],
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }]
@@ -364,15 +367,15 @@ mod tests {
         };
         let p = LatencyPolicy::new("slow", &config).unwrap();
         let mut fast = trace("a", 10);
-        fast[0].attributes.push(KeyValue::new("tenant", "t1"));
+        fast[0].push_attribute(KeyValue::new("tenant", "t1"));
         let mut slow = trace("a", 1000);
-        slow[0].attributes.push(KeyValue::new("tenant", "t2"));
+        slow[0].push_attribute(KeyValue::new("tenant", "t2"));
         let now = Duration::ZERO;
         keeps(&p, &fast, now);
         keeps(&p, &slow, now);
         // t2's baseline is 1000 ms: 500 ms is fast there even though t1 is at 10 ms.
         let mut mid = trace("a", 500);
-        mid[0].attributes.push(KeyValue::new("tenant", "t2"));
+        mid[0].push_attribute(KeyValue::new("tenant", "t2"));
         assert!(!keeps(&p, &mid, now));
         mid[0].attributes[0] = KeyValue::new("tenant", "t1");
         assert!(keeps(&p, &mid, now));

@@ -268,16 +268,19 @@ impl Policy for RepresentativePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::{KeyValue, Resource, Span, SpanId, TraceId};
+    use crate::span::{KeyValue, Origin, Resource, Scope, Span, SpanId, TraceId};
     use crate::view::TraceFlags;
 
     fn root(service: &str) -> Vec<Span> {
         vec![Span {
             span_id: SpanId::from_u64(1),
             name: "op".into(),
-            resource: Arc::new(Resource {
-                attributes: vec![KeyValue::new("service.name", service)],
-                ..Resource::default()
+            origin: Arc::new(Origin {
+                resource: Arc::new(Resource {
+                    attributes: vec![KeyValue::new("service.name", service)],
+                    ..Resource::default()
+                }),
+                scope: Scope::default(),
             }),
             ..Span::default()
         }]

@@ -221,7 +221,9 @@ fn vary(index: usize, spans: &mut [Span]) {
             1 | 2 => {
                 span.status_code = StatusCode::Unset;
                 if variant == 2 {
-                    span.events.clear();
+                    if let Some(extra) = &mut span.extra {
+                        extra.events.clear();
+                    }
                 }
             }
             3 => {
@@ -232,7 +234,12 @@ fn vary(index: usize, spans: &mut [Span]) {
                 }
             }
             4 if i % 2 == 0 => {
-                span.attributes.extend(odd_attributes());
+                span.attributes = span
+                    .attributes
+                    .iter()
+                    .cloned()
+                    .chain(odd_attributes())
+                    .collect();
                 for kv in &mut span.attributes {
                     if &*kv.key == "http.response.status_code" {
                         kv.value = Value::from("503");
