@@ -4,7 +4,7 @@
 //! cargo run --release --example throughput -- --workload anchor|mission [--threads N]
 //!     [--policies native|cel] [--quick] [--runs N] [--group-batches N]
 //!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
-//!     [--max-spans N] [--no-surge]
+//!     [--max-spans N] [--no-surge] [--poll-every-ms N]
 //! ```
 //!
 //! Prints spans/s, allocations and retained bytes per buffered span, peak RSS and decision
@@ -23,7 +23,7 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
 [--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
-[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge]";
+[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N]";
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut workload = None;
@@ -38,6 +38,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut pace_seconds = None;
     let mut max_spans = None;
     let mut surge = true;
+    let mut poll_every = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -71,6 +72,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--max-spans" => {
                 max_spans = Some(number("--max-spans", value("--max-spans")?)? as usize)
             }
+            "--poll-every-ms" => {
+                poll_every = Some(std::time::Duration::from_secs_f64(
+                    number("--poll-every-ms", value("--poll-every-ms")?)? / 1000.0,
+                ))
+            }
             "--help" | "-h" => return Err(USAGE.to_string()),
             // `cargo bench` passes `--bench`; ignore it.
             "--bench" => {}
@@ -89,6 +95,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     options.pace = pace;
     options.max_spans = max_spans;
     options.surge = surge;
+    options.poll_every = poll_every;
     if let Some(s) = pace_seconds {
         options.pace_seconds = s;
     }

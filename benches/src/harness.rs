@@ -26,9 +26,13 @@
 //!    are counted only once (they are built before the baseline is taken).
 //!
 //! With `pace`, the mission traffic is instead replayed in real time (engine time = wall time
-//! since the start): feeder threads ingest each batch at its arrival time, one poller polls
-//! every 5 ms, and the report gives how late batches were ingested (did the engine keep up?)
-//! and the decision latency under that load.
+//! since the start): feeder threads ingest each batch at its arrival time, the library's
+//! [`Driver`] polls (it wakes when the next trace comes due; `poll_every` replaces it with a
+//! loop that sleeps that long between polls, as the harness did before), and the report gives
+//! how late batches were ingested (did the engine keep up?) and the decision latency under that
+//! load: in engine time from the batch's scheduled arrival to the poll's time (`decided_at`),
+//! and in wall time from the moment the batch was handed to `ingest` to the moment the sink
+//! received the decision.
 //!
 //! Peak RSS is the process's `VmHWM`, reset before the timed runs where the kernel allows.
 
@@ -38,7 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tailsift::{
-    Decision, Engine, EngineConfig, EngineStats, ManualClock, Sampler, Sink, Span, TraceId,
+    Clock, Decision, Driver, DriverConfig, Engine, EngineConfig, EngineStats, ManualClock,
+    PollReport, Pollable, Sampler, Sink, Span, TraceId,
 };
 use tailsift_traffic::{AnchorConfig, Batch, MissionConfig};
 
@@ -109,6 +114,9 @@ pub struct Options {
     pub max_spans: Option<usize>,
     /// Mission: whether the traffic has its surge (4× the base rate mid-run). Default true.
     pub surge: bool,
+    /// With `pace`: poll from a loop that sleeps this long after each poll, instead of the
+    /// library's [`Driver`]. Default `None` (the driver, `DriverConfig::default()`).
+    pub poll_every: Option<Duration>,
 }
 
 impl Options {
@@ -127,6 +135,7 @@ impl Options {
             pace_seconds: 3.0,
             max_spans: None,
             surge: true,
+            poll_every: None,
         }
     }
 
@@ -250,6 +259,9 @@ pub struct Report {
     /// Decision latency, delivery of the batch holding the trace's last span to decision,
     /// engine time (mission, traces without late spans that completed).
     pub latency_last_span: Percentiles,
+    /// With `pace`: the same traces' latency in wall time, from the call to `ingest` with the
+    /// trace's last span to the sink receiving the decision.
+    pub latency_wall: Percentiles,
     /// The engine's counters after the last timed run.
     pub stats: EngineStats,
     /// Traces kept in the last timed run.
@@ -262,8 +274,12 @@ pub struct Report {
     pub pace: Option<(f64, Duration)>,
     /// With `pace`: how late batches were ingested after their arrival time.
     pub feeder_lag: Percentiles,
-    /// With `pace`: time between the starts of consecutive polls (5 ms asked).
+    /// With `pace`: time between the starts of consecutive polls.
     pub poll_gaps: Percentiles,
+    /// With `pace`: how long each poll took (decide and sink included).
+    pub poll_durations: Percentiles,
+    /// With `pace`: what polled (the driver, or a fixed sleep between polls).
+    pub poller: String,
     /// Whether the counting allocator was installed (else allocation figures are zero).
     pub counted: bool,
     /// The buffer's bound in spans during the runs.
@@ -298,7 +314,9 @@ impl std::fmt::Display for Report {
                 "paced replay at {pace:.0} spans/s on average over the traffic's duration (then its late spans); batches ingested late by: {}",
                 self.feeder_lag
             )?;
-            writeln!(f, "time between polls (5 ms asked): {}", self.poll_gaps)?;
+            writeln!(f, "poller: {}", self.poller)?;
+            writeln!(f, "time between polls: {}", self.poll_gaps)?;
+            writeln!(f, "poll durations: {}", self.poll_durations)?;
             let _ = lag;
         } else {
             let runs: Vec<String> = self.runs.iter().map(|r| format!("{:.0}", r)).collect();
@@ -375,11 +393,18 @@ impl std::fmt::Display for Report {
                 "decision latency, last span delivered to decision: {}{}",
                 self.latency_last_span,
                 if self.pace.is_some() {
-                    ""
+                    " (engine time: scheduled arrival to decided_at)"
                 } else {
                     " (simulated time, polled every 10 ms: this shows the completion rule, not load; use --pace for latency under load)"
                 }
             )?;
+            if self.latency_wall.count > 0 {
+                writeln!(
+                    f,
+                    "decision latency, last span ingested to decision received (wall time): {}",
+                    self.latency_wall
+                )?;
+            }
         } else {
             writeln!(
                 f,
@@ -441,6 +466,8 @@ pub struct Decided {
     pub decided_at: Duration,
     /// Decided at `decision_wait` or without a root (not a complete trace).
     pub not_complete: bool,
+    /// When the sink received it (wall time).
+    pub received: Instant,
 }
 
 impl CountingSink {
@@ -477,6 +504,7 @@ impl CountingSink {
                         first_seen: decision.first_seen,
                         decided_at: decision.decided_at,
                         not_complete: decision.flags.timed_out || decision.flags.incomplete,
+                        received: Instant::now(),
                     });
                 }
             }
@@ -496,6 +524,8 @@ struct Step {
     at: Duration,
     spans: Mutex<Vec<Span>>,
     poll_at: Option<Duration>,
+    /// With `pace`: when the batch was handed to `ingest`, nanoseconds after the run started.
+    delivered: AtomicU64,
 }
 
 /// The prebuilt traffic of one run.
@@ -503,8 +533,8 @@ struct Prepared {
     steps: Vec<Step>,
     spans: u64,
     /// When the batch with the last span of every trace without late spans is delivered
-    /// (mission).
-    last_arrival: HashMap<TraceId, Duration>,
+    /// (mission), and the index of its step.
+    last_arrival: HashMap<TraceId, (Duration, usize)>,
     end: Duration,
 }
 
@@ -548,6 +578,7 @@ fn prepare(options: &Options, grace: Duration) -> Result<Prepared, HarnessError>
                     at: grace * g,
                     spans: Mutex::new(batch.spans),
                     poll_at: last_of_group.then_some(grace * (g + 1)),
+                    delivered: AtomicU64::new(0),
                 });
             }
             let end = steps.last().map_or(Duration::ZERO, |s| s.at + grace);
@@ -579,17 +610,18 @@ fn prepare(options: &Options, grace: Duration) -> Result<Prepared, HarnessError>
                 }
                 // The truth rides in the batch that delivers the trace's last span: `at` is when
                 // a collector hands that span to the engine.
-                for truth in completed {
-                    if truth.late_spans == 0 {
-                        last_arrival.insert(truth.trace_id, at);
-                    }
-                }
                 spans += batch.len() as u64;
                 poll_only_steps(&mut steps, at);
+                for truth in completed {
+                    if truth.late_spans == 0 {
+                        last_arrival.insert(truth.trace_id, (at, steps.len()));
+                    }
+                }
                 steps.push(Step {
                     at,
                     spans: Mutex::new(batch),
                     poll_at: Some(at),
+                    delivered: AtomicU64::new(0),
                 });
             }
             // Keep polling until the last traces complete.
@@ -620,6 +652,7 @@ fn poll_only_steps(steps: &mut Vec<Step>, until: Duration) {
             at,
             spans: Mutex::new(Vec::new()),
             poll_at: Some(at),
+            delivered: AtomicU64::new(0),
         });
         at += POLL_EVERY;
     }
@@ -636,8 +669,13 @@ struct Outcome {
     allocs: crate::counting::AllocDelta,
     /// With `pace`: how late each batch was ingested after its arrival time.
     lags: Percentiles,
-    /// With `pace`: time between the starts of consecutive polls (5 ms asked).
+    /// With `pace`: time between the starts of consecutive polls.
     poll_gaps: Percentiles,
+    /// With `pace`: how long each poll took.
+    poll_durations: Percentiles,
+    /// With `pace`: when the run started and when each step's batch was handed to `ingest`.
+    started: Instant,
+    delivered: Vec<Duration>,
 }
 
 /// What a run drives: the anchor's bare engine and policy set, or the mission's [`Sampler`]
@@ -659,14 +697,10 @@ impl Runner {
         self.engine().ingest(batch);
     }
 
-    fn poll(&self, now: Duration) {
+    fn poll(&self, now: Duration) -> PollReport {
         match self {
-            Runner::Engine(e) => {
-                e.poll(now);
-            }
-            Runner::Sampler(s) => {
-                s.poll(now);
-            }
+            Runner::Engine(e) => e.poll(now),
+            Runner::Sampler(s) => s.poll(now),
         }
     }
 
@@ -775,8 +809,8 @@ fn run_once(
     sink: Arc<CountingSink>,
 ) -> Result<Outcome, HarnessError> {
     let clock = ManualClock::new();
-    let runner = build_runner(options, sink.clone(), clock.clone(), false)?;
-    let engine = &runner;
+    let runner = Arc::new(build_runner(options, sink.clone(), clock.clone(), false)?);
+    let engine = &*runner;
     if options.prefill_traces > 0 {
         prefill(runner.engine(), options.prefill_traces);
     }
@@ -801,6 +835,7 @@ fn run_once(
     let lag_nanos = AtomicU64::new(0);
     let lags = Mutex::new(Vec::new());
     let mut poll_gaps = Vec::new();
+    let mut poll_durations = Vec::new();
 
     let allocs_before = AllocSnapshot::now();
     let started = Instant::now();
@@ -826,7 +861,10 @@ fn run_once(
                     std::hint::spin_loop();
                 }
             }
-            clock.set(started.elapsed());
+            let now = started.elapsed();
+            clock.set(now);
+            step.delivered
+                .store(now.as_nanos() as u64, Ordering::Relaxed);
         } else {
             clock.set(step.at);
         }
@@ -869,8 +907,9 @@ fn run_once(
             });
         }
         if paced {
-            // One poller (this thread) every 5 ms of wall time; feeders on the others (or a
-            // feeder thread of its own when `threads` is 1).
+            // One poller (the library's driver, or this thread sleeping `poll_every` between
+            // polls); feeders on the other threads (or a feeder thread of its own when
+            // `threads` is 1).
             let feeders = threads.max(2) - 1;
             if threads == 1 {
                 let work = &work;
@@ -880,14 +919,38 @@ fn run_once(
                     done.fetch_add(1, Ordering::Release);
                 });
             }
-            let mut previous = started.elapsed();
-            while done.load(Ordering::Acquire) < feeders {
-                std::thread::sleep(Duration::from_millis(5));
-                let now = started.elapsed();
-                poll_gaps.push(now - previous);
-                previous = now;
-                clock.set(now);
-                engine.poll(now);
+            if let Some(every) = options.poll_every {
+                let mut previous = started.elapsed();
+                while done.load(Ordering::Acquire) < feeders {
+                    std::thread::sleep(every);
+                    let now = started.elapsed();
+                    poll_gaps.push(now - previous);
+                    previous = now;
+                    clock.set(now);
+                    engine.poll(now);
+                    poll_durations.push(started.elapsed() - now);
+                }
+            } else {
+                let target = Arc::new(PacedTarget {
+                    runner: runner.clone(),
+                    clock: clock.clone(),
+                    started,
+                    log: Mutex::new(PollLog::default()),
+                });
+                let driver = Driver::start_with(target.clone(), DriverConfig::default());
+                while done.load(Ordering::Acquire) < feeders {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                if let Ok(driver) = driver {
+                    driver.stop();
+                }
+                let log = target
+                    .log
+                    .lock()
+                    .map(|mut log| std::mem::take(&mut *log))
+                    .unwrap_or_default();
+                poll_gaps = log.gaps;
+                poll_durations = log.durations;
             }
         } else {
             work(0);
@@ -910,6 +973,11 @@ fn run_once(
     let allocs = AllocSnapshot::now().since(&allocs_before);
     let stats = runner.engine().stats();
     let steps_taken = runner.controller_steps();
+    let delivered = prepared
+        .steps
+        .iter()
+        .map(|s| Duration::from_nanos(s.delivered.load(Ordering::Relaxed)))
+        .collect();
     drop(prepared);
     Ok(Outcome {
         elapsed,
@@ -921,7 +989,46 @@ fn run_once(
         allocs,
         lags: Percentiles::of(&mut lags.into_inner().unwrap_or_default()),
         poll_gaps: Percentiles::of(&mut poll_gaps),
+        poll_durations: Percentiles::of(&mut poll_durations),
+        started,
+        delivered,
     })
+}
+
+/// What the driver polls in a paced run: the runner, on a manual clock kept at wall time since
+/// the start, with each poll's start and duration logged.
+struct PacedTarget {
+    runner: Arc<Runner>,
+    clock: ManualClock,
+    started: Instant,
+    log: Mutex<PollLog>,
+}
+
+#[derive(Default)]
+struct PollLog {
+    previous: Option<Duration>,
+    gaps: Vec<Duration>,
+    durations: Vec<Duration>,
+}
+
+impl Pollable for PacedTarget {
+    fn poll_now(&self) -> PollReport {
+        let now = self.now();
+        let report = self.runner.poll(now);
+        let took = self.started.elapsed().saturating_sub(now);
+        if let Ok(mut log) = self.log.lock() {
+            if let Some(previous) = log.previous.replace(now) {
+                log.gaps.push(now.saturating_sub(previous));
+            }
+            log.durations.push(took);
+        }
+        report
+    }
+
+    fn now(&self) -> Duration {
+        self.clock.set(self.started.elapsed());
+        self.clock.now()
+    }
 }
 
 /// Measures what the engine holds per buffered span: every span ingested, nothing polled; on a
@@ -1083,6 +1190,11 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         report.pace = Some((pace, outcome.max_lag));
         report.feeder_lag = outcome.lags;
         report.poll_gaps = outcome.poll_gaps;
+        report.poll_durations = outcome.poll_durations;
+        report.poller = match options.poll_every {
+            Some(every) => format!("a loop sleeping {every:?} between polls"),
+            None => format!("tailsift::Driver, {:?}", DriverConfig::default()),
+        };
         report.stats = outcome.stats;
         report.kept = outcome.kept;
         report.traces = outcome.stats.traces_kept + outcome.stats.traces_dropped;
@@ -1105,11 +1217,23 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
             .filter_map(|d| {
                 last_arrival
                     .get(&d.trace_id)
-                    .map(|&a| d.decided_at.saturating_sub(a))
+                    .map(|&(a, _)| d.decided_at.saturating_sub(a))
             })
             .collect();
         report.latency_first_seen = Percentiles::of(&mut first);
         report.latency_last_span = Percentiles::of(&mut last);
+        if options.pace.is_some() {
+            let mut wall: Vec<Duration> = records
+                .iter()
+                .filter(|d| !d.not_complete)
+                .filter_map(|d| {
+                    let &(_, step) = last_arrival.get(&d.trace_id)?;
+                    let delivered = outcome.started + *outcome.delivered.get(step)?;
+                    Some(d.received.saturating_duration_since(delivered))
+                })
+                .collect();
+            report.latency_wall = Percentiles::of(&mut wall);
+        }
     }
     drop(outcome);
 

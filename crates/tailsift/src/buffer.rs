@@ -317,6 +317,30 @@ impl Shard {
         }
     }
 
+    /// The earliest time at which [`Shard::take_due`] may find a trace due: the completion
+    /// heap's minimum or the wait queue's front, whichever is sooner (`None` when both are
+    /// empty). It may be early (an entry of a decided trace, or of a trace that got a span since)
+    /// but never late, so a poller that waits until then misses nothing already buffered.
+    /// `wait` is `decision_wait`. A wait-queue front whose trace was decided already (a poll
+    /// clears those it meets) answers "now": the poller polls again soon and clears it.
+    pub fn next_due(&self, wait: Duration) -> Option<Duration> {
+        let completion = self
+            .completion
+            .peek()
+            .map(|Reverse((due, _, _))| Duration::from_nanos(*due));
+        let waited = self.wait_queue.front().map(|front| {
+            self.traces
+                .find(front.hash, |e| e.generation == front.generation)
+                .map_or(Duration::ZERO, |e| {
+                    Duration::from_nanos(e.first_seen).saturating_add(wait)
+                })
+        });
+        match (completion, waited) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Takes the oldest trace (by first span), for an early decision or shutdown.
     pub fn take_oldest(&mut self, flags: TraceFlags) -> Option<ReadyTrace> {
         while let Some(front) = self.wait_queue.pop_front() {

@@ -123,6 +123,12 @@ pub struct PollReport {
     pub spans_forwarded: u64,
     /// Spans dropped with dropped traces.
     pub spans_dropped: u64,
+    /// When to poll next: no trace can be due before this engine time, not even one whose
+    /// first span arrives after this poll. The earliest due time of what is buffered (which
+    /// may be early: an entry of a trace decided since, or of one that got a span since), or
+    /// this poll's time plus `completion_grace` when that is sooner. A poller that waits until
+    /// then decides every complete trace as soon as it is due; [`crate::Driver`] does.
+    pub next_due: Duration,
 }
 
 impl PollReport {
@@ -288,22 +294,31 @@ pub struct Engine {
     metrics: EngineMetrics,
 }
 
-/// Traces decided per lock hold: bounds how long a poll keeps one shard from ingesting.
-const DECIDE_CHUNK: usize = 256;
+/// Traces decided per lock hold: bounds how long a poll keeps one shard from ingesting. At the
+/// mission's 1 M spans/s a decision costs 2–8 µs on the poller (cold spans, policies), so a
+/// chunk of 32 holds a shard for well under a millisecond; 256 held it for several, and the
+/// feeding thread queued behind it (`docs/BENCHMARKS.md`, decision latency under load).
+const DECIDE_CHUNK: usize = 32;
 
-/// Buffer gauges summed over shards, each read while its shard was locked anyway.
+/// Buffer gauges summed over shards, and the earliest due time, each read while its shard was
+/// locked anyway.
 #[derive(Default)]
 struct Gauges {
     spans: usize,
     bytes: usize,
     traces: usize,
+    next_due: Option<Duration>,
 }
 
 impl Gauges {
-    fn add(&mut self, shard: &Shard) {
+    /// `wait` is `decision_wait`.
+    fn add(&mut self, shard: &Shard, wait: Duration) {
         self.spans += shard.span_count();
         self.bytes += shard.bytes;
         self.traces += shard.trace_count();
+        if let Some(due) = shard.next_due(wait) {
+            self.next_due = Some(self.next_due.map_or(due, |d| d.min(due)));
+        }
     }
 }
 
@@ -487,7 +502,7 @@ impl Engine {
                                 discard.push(spans);
                             }
                             if discard.len() < DECIDE_CHUNK {
-                                gauges.add(&shard);
+                                gauges.add(&shard, self.config.buffer.decision_wait);
                             }
                         }
                         let full = discard.len() == DECIDE_CHUNK;
@@ -533,7 +548,7 @@ impl Engine {
                     }
                     scratch.ready = ready;
                     if !full {
-                        gauges.add(&shard);
+                        gauges.add(&shard, self.config.buffer.decision_wait);
                     }
                 }
                 scratch.release_discarded();
@@ -545,6 +560,9 @@ impl Engine {
         }
         self.metrics
             .buffer(gauges.spans, gauges.bytes, gauges.traces);
+        // Whatever arrives from now on is due `completion_grace` after it at the soonest.
+        let soonest_new = now + self.config.buffer.completion_grace;
+        report.next_due = gauges.next_due.map_or(soonest_new, |d| d.min(soonest_new));
         SCRATCH.with(|s| s.set(scratch));
     }
 

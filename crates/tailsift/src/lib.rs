@@ -36,7 +36,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BufferConfig, ConfigError, DecisionCacheConfig, EngineConfig, OutputConfig};
 pub use config_file::{Config, ConfigFileError, ConfigProblem};
 pub use decision::{ChannelSink, Decision, DecisionFlags, Sink};
-pub use driver::Driver;
+pub use driver::{Driver, DriverConfig, Pollable};
 pub use engine::{Engine, EngineBuilder, EngineStats, IngestReport, PollReport, RejectReason};
 pub use policy::{
     CelPolicyConfig, OnError, PolicyBuilders, PolicyConfig, PolicyConfigError, PolicyKind,

@@ -1,0 +1,154 @@
+//! How a poll paces itself: it says when the next trace comes due (so a poller can wake then,
+//! not a tick later), and it hands decisions to the sink in small slices, releasing the shard's
+//! lock between them (so ingest is never kept waiting behind a poll of thousands of traces).
+//! Time is a manual clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tailsift::{
+    BufferConfig, Decision, Engine, EngineConfig, ManualClock, Sink, Span, SpanId, TraceId,
+    TraceView, Verdict,
+};
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn config(shards: usize) -> EngineConfig {
+    EngineConfig {
+        buffer: BufferConfig {
+            shards,
+            decision_wait: Duration::from_secs(30),
+            completion_grace: Duration::from_secs(2),
+            ..BufferConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+fn span(trace: u128, id: u64, parent: u64) -> Span {
+    Span {
+        trace_id: TraceId::from_u128(trace),
+        span_id: SpanId::from_u64(id),
+        parent_span_id: SpanId::from_u64(parent),
+        name: "op".into(),
+        start_time_unix_nano: 1_000 + id,
+        end_time_unix_nano: 2_000 + id,
+        ..Span::default()
+    }
+}
+
+fn engine(shards: usize, clock: &ManualClock, sink: impl Sink + 'static) -> Engine {
+    Engine::builder(config(shards))
+        .decider(|_: &TraceView<'_>| Verdict::keep("always"))
+        .sink(sink)
+        .clock(clock.clone())
+        .build()
+        .expect("valid config")
+}
+
+#[test]
+fn poll_reports_when_the_next_trace_comes_due() {
+    let clock = ManualClock::new();
+    let engine = engine(4, &clock, |_: Decision| {});
+    // Nothing buffered: whatever arrives now is due a grace later at the soonest.
+    assert_eq!(engine.poll(secs(1.0)).next_due, secs(3.0));
+
+    clock.set(secs(1.0));
+    engine.ingest(vec![span(1, 1, 0)]); // complete (a root) at 1 s: due at 3 s
+    clock.set(secs(1.5));
+    engine.ingest(vec![span(2, 2, 9)]); // rootless at 1.5 s: due at 31.5 s
+    assert_eq!(engine.poll(secs(1.5)).next_due, secs(3.0));
+
+    // A span at 2.5 s moves trace 1's due time to 4.5 s. The heap still says 3 s (it is not
+    // updated per span), so a poll at 2.9 s reports 3 s: early, never late.
+    clock.set(secs(2.5));
+    engine.ingest(vec![span(1, 3, 1)]);
+    assert_eq!(engine.poll(secs(2.9)).next_due, secs(3.0));
+    // At 3 s nothing is decided and the due time is corrected.
+    let report = engine.poll(secs(3.0));
+    assert_eq!(report.traces(), 0);
+    assert_eq!(report.next_due, secs(4.5));
+
+    let report = engine.poll(secs(4.5));
+    assert_eq!(report.traces(), 1);
+    // Left: the rootless trace (31.5 s), but a trace arriving now would be due at 6.5 s.
+    assert_eq!(report.next_due, secs(6.5));
+    assert!(engine.stats().conserved());
+}
+
+#[derive(Debug, PartialEq)]
+enum Event {
+    Decided,
+    Sent,
+}
+
+#[test]
+fn a_poll_hands_decisions_to_the_sink_in_slices_of_at_most_32_traces() {
+    let clock = ManualClock::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sent = log.clone();
+    // One shard, so every trace waits on the same lock.
+    let engine = Engine::builder(config(1))
+        .decider({
+            let log = log.clone();
+            move |_: &TraceView<'_>| {
+                log.lock().expect("log").push(Event::Decided);
+                Verdict::keep("always")
+            }
+        })
+        .sink(move |_: Decision| sent.lock().expect("log").push(Event::Sent))
+        .clock(clock.clone())
+        .build()
+        .expect("valid config");
+    let traces = 1_000;
+    engine.ingest((0..traces).map(|t| span(t + 1, 1, 0)).collect());
+    let report = engine.poll(secs(2.0));
+    assert_eq!(report.traces(), traces as u64);
+
+    // The decider runs under the shard's lock, the sink after it is released: the longest run
+    // of decisions before the sink is called is one lock hold.
+    let log = log.lock().expect("log");
+    let mut longest = 0;
+    let mut run = 0;
+    for event in log.iter() {
+        match event {
+            Event::Decided => {
+                run += 1;
+                longest = longest.max(run);
+            }
+            Event::Sent => run = 0,
+        }
+    }
+    assert_eq!(log.len(), 2 * traces as usize);
+    assert_eq!(longest, 32, "traces decided in one lock hold");
+    assert!(engine.stats().conserved());
+}
+
+#[test]
+fn a_sink_may_ingest_into_the_shard_being_polled() {
+    // The lock is released between slices: a sink that feeds the engine (as a collector's
+    // pipeline may, on the same thread) neither deadlocks nor loses a span.
+    let clock = ManualClock::new();
+    let engine: Arc<Mutex<Option<Arc<Engine>>>> = Arc::new(Mutex::new(None));
+    let feed = engine.clone();
+    let sink = move |d: Decision| {
+        let engine = feed.lock().expect("engine").clone();
+        if let Some(engine) = engine {
+            // A new trace for each decision, started from inside the poll.
+            let id = 10_000 + d.trace_id.to_u128();
+            engine.ingest(vec![span(id, 1, 0)]);
+        }
+    };
+    let built = Arc::new(self::engine(1, &clock, sink));
+    *engine.lock().expect("engine") = Some(built.clone());
+    built.ingest((0..100).map(|t| span(t + 1, 1, 0)).collect());
+    // The sink's traces arrive at 2 s, due at 4 s: not decided by this poll.
+    clock.set(secs(2.0));
+    assert_eq!(built.poll(secs(2.0)).traces(), 100);
+    let stats = built.stats();
+    assert_eq!(stats.traces_buffered, 100);
+    assert!(stats.conserved());
+    *engine.lock().expect("engine") = None;
+}
