@@ -17,6 +17,8 @@
 //! Cost: O(n log n) in spans (sorting each span's children by end), iterative, so a
 //! thousand-deep chain does not overflow the stack.
 
+use std::cell::Cell;
+
 use crate::span::Span;
 use crate::view::Children;
 
@@ -62,19 +64,67 @@ impl CriticalPath {
     }
 }
 
+/// The working arrays of [`compute`], kept per thread: a path is computed for many traces, and
+/// allocating eight arrays each time cost more than the walk itself.
+#[derive(Default)]
+struct Scratch {
+    cstart: Vec<u64>,
+    cend: Vec<u64>,
+    reached: Vec<bool>,
+    depth: Vec<u32>,
+    order: Vec<u32>,
+    offsets: Vec<usize>,
+    sorted: Vec<u32>,
+    cursor: Vec<usize>,
+    self_time: Vec<u64>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
 /// Computes the critical path of `spans` (sorted by start time) given the root and the
 /// parent/child index.
 pub fn compute(spans: &[Span], root: Option<usize>, children: &Children) -> CriticalPath {
-    let n = spans.len();
     let Some(root) = root.or_else(|| local_root(spans, children)) else {
         return CriticalPath::default();
     };
+    let mut scratch = SCRATCH.with(Cell::take);
+    let path = compute_with(spans, root, children, &mut scratch);
+    SCRATCH.with(|cell| cell.set(scratch));
+    path
+}
+
+/// Empties `v` and fills it with `n` copies of `value`, keeping its allocation.
+fn reset<T: Clone>(v: &mut Vec<T>, n: usize, value: T) {
+    v.clear();
+    v.resize(n, value);
+}
+
+fn compute_with(
+    spans: &[Span],
+    root: usize,
+    children: &Children,
+    scratch: &mut Scratch,
+) -> CriticalPath {
+    let n = spans.len();
+    let Scratch {
+        cstart,
+        cend,
+        reached,
+        depth,
+        order,
+        offsets,
+        sorted,
+        cursor,
+        self_time,
+    } = scratch;
     // Clamp every reachable span into its parent's interval, top-down.
-    let mut cstart = vec![0u64; n];
-    let mut cend = vec![0u64; n];
-    let mut reached = vec![false; n];
-    let mut depth = vec![0u32; n];
-    let mut order = Vec::with_capacity(n);
+    reset(cstart, n, 0);
+    reset(cend, n, 0);
+    reset(reached, n, false);
+    reset(depth, n, 0);
+    order.clear();
     cstart[root] = spans[root].start_time_unix_nano;
     cend[root] = spans[root].end_time_unix_nano.max(cstart[root]);
     reached[root] = true;
@@ -98,11 +148,11 @@ pub fn compute(spans: &[Span], root: Option<usize>, children: &Children) -> Crit
         }
     }
     // Each reached span's children sorted by clamped end, latest first, with a cursor into them.
-    let mut offsets = vec![0usize; n + 1];
+    reset(offsets, n + 1, 0);
     for i in 0..n {
         offsets[i + 1] = offsets[i] + if reached[i] { children.of(i).len() } else { 0 };
     }
-    let mut sorted = vec![0u32; offsets[n]];
+    reset(sorted, offsets[n], 0);
     for i in 0..n {
         if reached[i] {
             let dst = &mut sorted[offsets[i]..offsets[i + 1]];
@@ -110,7 +160,8 @@ pub fn compute(spans: &[Span], root: Option<usize>, children: &Children) -> Crit
             dst.sort_unstable_by(|&a, &b| cend[b as usize].cmp(&cend[a as usize]));
         }
     }
-    let mut cursor = offsets.clone();
+    cursor.clear();
+    cursor.extend_from_slice(offsets);
 
     let mut backwards = Vec::new();
     // Every span the walk enters is on the path, even one whose children cover all its time.
@@ -158,7 +209,7 @@ pub fn compute(spans: &[Span], root: Option<usize>, children: &Children) -> Crit
     let segments = backwards;
 
     // Distinct spans from the root down, each depth in start order.
-    let mut self_time = vec![0u64; n];
+    reset(self_time, n, 0);
     for seg in &segments {
         self_time[seg.span as usize] += seg.end - seg.start;
     }

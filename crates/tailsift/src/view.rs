@@ -7,6 +7,7 @@
 //! asks, so a policy set that never looks at them never pays for them. Native, CEL and WASM
 //! policies all read this same structure (the WASM host encodes it once per trace).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -42,11 +43,13 @@ pub struct Baseline {
 }
 
 /// The parent/child index of a trace: for each span, its children's indices, by start time.
+///
+/// One allocation: `data` holds, for `n` spans, each span's parent (`n`), then the offsets of
+/// each span's children (`n + 1`), then the children (one per span with a parent in the trace).
 #[derive(Clone, Debug, Default)]
 pub struct Children {
-    offsets: Vec<u32>,
-    children: Vec<u32>,
-    parents: Vec<u32>,
+    n: usize,
+    data: Vec<u32>,
 }
 
 /// Marks "no parent in this trace" in [`Children::parent`].
@@ -54,16 +57,20 @@ const NO_PARENT: u32 = u32::MAX;
 
 impl Children {
     fn build(spans: &[Span]) -> Children {
+        thread_local! {
+            /// Sorted (span id, index) pairs for binary search, reused: no hashing, and no
+            /// allocation once a thread has seen its largest trace.
+            static BY_ID: Cell<Vec<(SpanId, u32)>> = const { Cell::new(Vec::new()) };
+        }
         let n = spans.len();
-        // Sorted (span_id, index) pairs for binary search: one allocation, no hashing.
-        let mut by_id: Vec<(SpanId, u32)> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.span_id, i as u32))
-            .collect();
+        let mut by_id = BY_ID.with(Cell::take);
+        by_id.clear();
+        by_id.extend(spans.iter().enumerate().map(|(i, s)| (s.span_id, i as u32)));
         by_id.sort_unstable();
-        let mut parents = vec![NO_PARENT; n];
-        let mut counts = vec![0u32; n + 1];
+        // Parents, then offsets shifted by one place (see below); the children are appended.
+        let mut data = vec![NO_PARENT; n];
+        data.resize(2 * n + 2, 0);
+        let (parents, counts) = data.split_at_mut(n);
         for (i, span) in spans.iter().enumerate() {
             if !span.parent_span_id.is_valid() || span.parent_span_id == span.span_id {
                 continue;
@@ -71,40 +78,43 @@ impl Children {
             if let Ok(pos) = by_id.binary_search_by(|(id, _)| id.cmp(&span.parent_span_id)) {
                 let p = by_id[pos].1;
                 parents[i] = p;
-                counts[p as usize + 1] += 1;
+                counts[p as usize + 2] += 1;
             }
         }
-        for i in 1..=n {
+        BY_ID.with(|cell| cell.set(by_id));
+        for i in 2..counts.len() {
             counts[i] += counts[i - 1];
         }
-        let offsets = counts;
-        let mut fill = offsets.clone();
-        let mut children = vec![0u32; offsets[n] as usize];
+        // Now `counts[p + 1]` is where span p's children start. Filling advances it to where
+        // they end, which is where span p + 1's start: `counts[..=n]` become the offsets.
+        let with_parent = counts[n + 1] as usize;
+        data.resize(2 * n + 2 + with_parent, 0);
+        let (head, children) = data.split_at_mut(2 * n + 2);
+        let (parents, counts) = head.split_at_mut(n);
         // Spans are sorted by start time, so children come out in start order.
         for (i, &p) in parents.iter().enumerate() {
             if p != NO_PARENT {
-                children[fill[p as usize] as usize] = i as u32;
-                fill[p as usize] += 1;
+                let at = &mut counts[p as usize + 1];
+                children[*at as usize] = i as u32;
+                *at += 1;
             }
         }
-        Children {
-            offsets,
-            children,
-            parents,
-        }
+        Children { n, data }
     }
 
     /// The children of span `index`, in start order.
     pub fn of(&self, index: usize) -> &[u32] {
-        match (self.offsets.get(index), self.offsets.get(index + 1)) {
-            (Some(&a), Some(&b)) => &self.children[a as usize..b as usize],
-            _ => &[],
+        if index >= self.n {
+            return &[];
         }
+        let offsets = &self.data[self.n..];
+        let (a, b) = (offsets[index] as usize, offsets[index + 1] as usize);
+        &self.data[2 * self.n + 2 + a..2 * self.n + 2 + b]
     }
 
     /// The parent of span `index`, if its parent is in the trace.
     pub fn parent(&self, index: usize) -> Option<usize> {
-        match self.parents.get(index) {
+        match self.data[..self.n].get(index) {
             Some(&p) if p != NO_PARENT => Some(p as usize),
             _ => None,
         }
@@ -320,6 +330,62 @@ mod tests {
             start_time_unix_nano: start,
             end_time_unix_nano: end,
             ..Span::default()
+        }
+    }
+
+    #[test]
+    fn children_index_agrees_with_a_naive_scan() {
+        use rand::rngs::SmallRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(7);
+        for n in [0usize, 1, 2, 3, 10, 64, 200] {
+            for _ in 0..20 {
+                // Ids 1..=n in random order; parents anywhere in 0..=n+3 (0: root, over n:
+                // missing), some spans their own parent, some ids repeated.
+                let mut spans: Vec<Span> = (1..=n as u64)
+                    .map(|id| {
+                        let id = if rng.gen_bool(0.05) { 1 } else { id };
+                        let parent = match rng.gen_range(0..10) {
+                            0 => id,
+                            _ => rng.gen_range(0..=n as u64 + 3),
+                        };
+                        span(id, parent, rng.gen_range(0..50), 100)
+                    })
+                    .collect();
+                sort_spans(&mut spans);
+                let view = TraceView::new(
+                    TraceId::from_u128(1),
+                    &spans,
+                    TraceFlags::default(),
+                    Duration::ZERO,
+                );
+                let children = view.children();
+                for (i, s) in spans.iter().enumerate() {
+                    // The parent is the first span (in sorted order of ids) with the parent id.
+                    let mut by_id: Vec<(SpanId, usize)> = spans
+                        .iter()
+                        .enumerate()
+                        .map(|(k, s)| (s.span_id, k))
+                        .collect();
+                    by_id.sort_unstable();
+                    let parent = (s.parent_span_id.is_valid() && s.parent_span_id != s.span_id)
+                        .then(|| {
+                            by_id
+                                .binary_search_by(|(id, _)| id.cmp(&s.parent_span_id))
+                                .ok()
+                                .map(|pos| by_id[pos].1)
+                        })
+                        .flatten();
+                    assert_eq!(children.parent(i), parent, "n={n} span {i}");
+                    let expected: Vec<u32> = (0..spans.len())
+                        .filter(|&c| children.parent(c) == Some(i))
+                        .map(|c| c as u32)
+                        .collect();
+                    assert_eq!(children.of(i), &expected[..], "n={n} span {i}");
+                }
+                assert!(children.of(spans.len()).is_empty());
+                assert_eq!(children.parent(spans.len()), None);
+            }
         }
     }
 

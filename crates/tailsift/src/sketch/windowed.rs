@@ -98,7 +98,7 @@ impl WindowedSketch {
                 return;
             }
         }
-        merged_quantiles(&[&self.current, &self.previous], qs, out);
+        merged_quantiles([&self.current, &self.previous], qs, out);
         let len = qs.len().min(out.len());
         if len <= CACHED_QUANTILES {
             let mut cached = Cached {
