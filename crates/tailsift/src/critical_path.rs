@@ -17,7 +17,7 @@
 //! Cost: O(n log n) in spans (sorting each span's children by end), iterative, so a
 //! thousand-deep chain does not overflow the stack.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use crate::span::Span;
 use crate::view::Children;
@@ -80,7 +80,7 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Computes the critical path of `spans` (sorted by start time) given the root and the
@@ -89,10 +89,12 @@ pub fn compute(spans: &[Span], root: Option<usize>, children: &Children) -> Crit
     let Some(root) = root.or_else(|| local_root(spans, children)) else {
         return CriticalPath::default();
     };
-    let mut scratch = SCRATCH.with(Cell::take);
-    let path = compute_with(spans, root, children, &mut scratch);
-    SCRATCH.with(|cell| cell.set(scratch));
-    path
+    // Nothing in `compute_with` can reach this function again, but a fresh scratch is cheap
+    // insurance against a borrow that is somehow held.
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => compute_with(spans, root, children, &mut scratch),
+        Err(_) => compute_with(spans, root, children, &mut Scratch::default()),
+    })
 }
 
 /// Empties `v` and fills it with `n` copies of `value`, keeping its allocation.
