@@ -360,14 +360,15 @@ mod tests {
                     Duration::ZERO,
                 );
                 let children = view.children();
+                // A parent id shared by several spans resolves as a binary search over the
+                // sorted (id, index) pairs finds it, as the index does.
+                let mut by_id: Vec<(SpanId, usize)> = spans
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| (s.span_id, k))
+                    .collect();
+                by_id.sort_unstable();
                 for (i, s) in spans.iter().enumerate() {
-                    // The parent is the first span (in sorted order of ids) with the parent id.
-                    let mut by_id: Vec<(SpanId, usize)> = spans
-                        .iter()
-                        .enumerate()
-                        .map(|(k, s)| (s.span_id, k))
-                        .collect();
-                    by_id.sort_unstable();
                     let parent = (s.parent_span_id.is_valid() && s.parent_span_id != s.span_id)
                         .then(|| {
                             by_id

@@ -6,34 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
+use common::{config, span};
 use tailsift::{
     BufferConfig, ChannelSink, Clock, Decision, Engine, EngineConfig, ManualClock, RejectReason,
-    Span, SpanId, StatusCode, TraceId, TraceView, Verdict,
+    Span, StatusCode, TraceId, TraceView, Verdict,
 };
-
-fn config(shards: usize) -> EngineConfig {
-    EngineConfig {
-        buffer: BufferConfig {
-            shards,
-            decision_wait: Duration::from_secs(30),
-            completion_grace: Duration::from_secs(2),
-            ..BufferConfig::default()
-        },
-        ..EngineConfig::default()
-    }
-}
-
-fn span(trace: u128, id: u64, parent: u64) -> Span {
-    Span {
-        trace_id: TraceId::from_u128(trace),
-        span_id: SpanId::from_u64(id),
-        parent_span_id: SpanId::from_u64(parent),
-        name: "op".into(),
-        start_time_unix_nano: 1_000 + id,
-        end_time_unix_nano: 2_000 + id,
-        ..Span::default()
-    }
-}
 
 fn keep_errors(view: &TraceView<'_>) -> Verdict {
     if view.error_count() > 0 {

@@ -6,37 +6,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tailsift::{
-    BufferConfig, Decision, Engine, EngineConfig, ManualClock, Sink, Span, SpanId, TraceId,
-    TraceView, Verdict,
-};
+mod common;
+
+use common::{config, span};
+use tailsift::{Decision, Engine, ManualClock, Sink, TraceView, Verdict};
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
-}
-
-fn config(shards: usize) -> EngineConfig {
-    EngineConfig {
-        buffer: BufferConfig {
-            shards,
-            decision_wait: Duration::from_secs(30),
-            completion_grace: Duration::from_secs(2),
-            ..BufferConfig::default()
-        },
-        ..EngineConfig::default()
-    }
-}
-
-fn span(trace: u128, id: u64, parent: u64) -> Span {
-    Span {
-        trace_id: TraceId::from_u128(trace),
-        span_id: SpanId::from_u64(id),
-        parent_span_id: SpanId::from_u64(parent),
-        name: "op".into(),
-        start_time_unix_nano: 1_000 + id,
-        end_time_unix_nano: 2_000 + id,
-        ..Span::default()
-    }
 }
 
 fn engine(shards: usize, clock: &ManualClock, sink: impl Sink + 'static) -> Engine {
