@@ -1,0 +1,205 @@
+//! [`Str`], the engine's shared string, and the [`Interner`] that makes repeated strings
+//! immortal.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+use arcstr::ArcStr;
+use parking_lot::Mutex;
+
+/// A shared, immutable string: one pointer wide, cloned by a reference-count increment.
+///
+/// Two kinds of `Str` cost nothing to clone or drop (no atomic operation at all): the empty
+/// string, and *immortal* strings — those interned by an [`Interner`] or made by
+/// [`Str::immortal`], which are never freed. Span names, attribute keys and service names are
+/// interned, so a buffered span's strings mostly cost no refcount traffic between threads; only
+/// unique values (URLs, ids) are counted. (Built on `arcstr::ArcStr`.)
+#[derive(Clone)]
+pub struct Str(ArcStr);
+
+impl Str {
+    /// The empty string (static: no allocation, no reference counting).
+    pub const fn empty() -> Str {
+        Str(ArcStr::new())
+    }
+
+    /// A string that is never freed, so its clones and drops cost nothing. For strings that
+    /// live as long as the process: interned names and keys, a generator's constant tables.
+    pub fn immortal(s: &str) -> Str {
+        let a = ArcStr::from(s);
+        a.leak();
+        Str(a)
+    }
+
+    /// Whether clones and drops of this string skip reference counting.
+    pub fn is_immortal(&self) -> bool {
+        ArcStr::is_static(&self.0)
+    }
+
+    /// The string slice.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    fn new(s: &str) -> Str {
+        Str(ArcStr::from(s))
+    }
+
+    /// Whether two `Str`s share one allocation (interned copies do).
+    pub fn ptr_eq(&self, other: &Str) -> bool {
+        ArcStr::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        self.ptr_eq(other) || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Str {}
+
+impl PartialOrd for Str {
+    fn partial_cmp(&self, other: &Str) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Str {
+    fn cmp(&self, other: &Str) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Default for Str {
+    fn default() -> Str {
+        Str::empty()
+    }
+}
+
+impl Hash for Str {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Str {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str::new(s)
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str::new(&s)
+    }
+}
+
+impl From<&String> for Str {
+    fn from(s: &String) -> Str {
+        Str::new(s)
+    }
+}
+
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Shares one copy of each repeated string.
+///
+/// Interned strings are immortal ([`Str::immortal`]): never freed, so clones and drops of them
+/// cost no atomic operation — the point, since every span holds a dozen of them. The interner
+/// is therefore bounded: once it holds `max_entries` strings it stops interning and hands out
+/// ordinary counted copies, so a stream of unique values (request ids, URLs) cannot grow it
+/// without limit. Intern low-cardinality strings only (keys, span names, service names), and
+/// keep one interner for the life of a pipeline rather than one per request.
+pub struct Interner {
+    table: Mutex<hashbrown::HashSet<Str, ahash::RandomState>>,
+    max_entries: usize,
+}
+
+impl Interner {
+    /// An interner that holds at most `max_entries` strings.
+    pub fn new(max_entries: usize) -> Interner {
+        Interner {
+            table: Mutex::new(hashbrown::HashSet::default()),
+            max_entries,
+        }
+    }
+
+    /// The shared copy of `s`.
+    pub fn intern(&self, s: &str) -> Str {
+        if s.is_empty() {
+            return Str::empty();
+        }
+        let mut table = self.table.lock();
+        if let Some(found) = table.get(s) {
+            return found.clone();
+        }
+        if table.len() < self.max_entries {
+            let fresh = Str::immortal(s);
+            table.insert(fresh.clone());
+            fresh
+        } else {
+            Str::from(s)
+        }
+    }
+
+    /// How many strings are interned.
+    pub fn len(&self) -> usize {
+        self.table.lock().len()
+    }
+
+    /// Whether no string is interned.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Interner {
+    /// An interner bounded at 65,536 strings.
+    fn default() -> Interner {
+        Interner::new(1 << 16)
+    }
+}
