@@ -6,7 +6,7 @@
 //! [`Sampler::poll`] (at each interval's end, and at once when a policy's demand surges), and
 //! publishes the controller's rates to the policy set with one atomic swap.
 //!
-//! Reload ([`Sampler::reload`], or [`Sampler::watch`] for a file checked on poll): a valid new
+//! Reload ([`Sampler::reload`], or [`SamplerBuilder::watch`] for a file checked on poll): a valid new
 //! config replaces the policy set and the budget without losing buffered traces (the engine is
 //! untouched), the shared latency baselines (carried into the new set), or the controller's
 //! forecasts and rates (matched by policy name). An invalid one keeps the running config; the
