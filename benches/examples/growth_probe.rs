@@ -1,0 +1,132 @@
+//! A probe for the growth measurement: one engine, prefilled with never-complete one-span
+//! traces, then several rounds of the anchor traffic, for profilers to look at.
+//!
+//! ```text
+//! cargo run --release --example growth_probe -- PREFILL_TRACES [ROUNDS] [--prefill-only]
+//! ```
+//!
+//! The timed part is the function `growth_probe::timed`, so that `valgrind --tool=callgrind
+//! --toggle-collect=growth_probe::timed` counts it alone; `--prefill-only` stops before it, so
+//! that `perf stat` of a full run minus a prefill-only run gives the timed part's counters. It
+//! prints the timed part's spans/s (one measurement: the harness, `--example throughput`, is
+//! the benchmark; this is for looking inside).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tailsift::{Engine, ManualClock};
+use tailsift_benches::workloads::{anchor_policy_set, engine_config, SpanFactory};
+use tailsift_traffic::{AnchorConfig, Batch};
+
+const USAGE: &str = "usage: growth_probe PREFILL_TRACES [ROUNDS] [--prefill-only]";
+
+/// Feeds each round's batches, polling after every ten (100 ms of traffic) once the grace has
+/// passed, and a final poll per round past `decision_wait` of the round's own traces (the
+/// prefilled ones wait a day).
+#[inline(never)]
+fn timed(engine: &Engine, clock: &ManualClock, rounds: Vec<Vec<Batch>>) -> usize {
+    let grace = engine.config().buffer.completion_grace;
+    let mut base = Duration::ZERO;
+    let mut spans = 0;
+    for batches in rounds {
+        let mut last = base;
+        for (k, batch) in batches.into_iter().enumerate() {
+            let at = base + batch.at;
+            last = at;
+            clock.set(at);
+            spans += batch.spans.len();
+            engine.ingest(batch.spans);
+            if k % 10 == 9 {
+                clock.set(at + grace);
+                engine.poll(at + grace);
+            }
+        }
+        base = last + Duration::from_secs(60);
+        clock.set(base);
+        engine.poll(base);
+    }
+    spans
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let prefill_only = args.iter().any(|a| a == "--prefill-only");
+    let numbers: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let (Some(Ok(prefill)), Ok(rounds)) = (
+        numbers.first().map(|n| n.parse::<usize>()),
+        numbers.get(1).map_or(Ok(5), |n| n.parse::<u64>()),
+    ) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let mut config = engine_config();
+    // As the harness's `--prefill-traces`: the prefilled traces stay buffered throughout.
+    config.buffer.decision_wait = Duration::from_secs(24 * 3600);
+    config.buffer.max_spans = prefill + 10_000_000;
+    config.buffer.max_bytes = bytesize::ByteSize::gib(64);
+    let clock = ManualClock::new();
+    let engine = match anchor_policy_set()
+        .map_err(|e| e.to_string())
+        .and_then(|set| {
+            Engine::builder(config)
+                .decider(set)
+                .sink(|_: tailsift::Decision| {})
+                .clock(clock.clone())
+                .build()
+                .map_err(|e| e.to_string())
+        }) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("growth_probe: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let traffic: Result<Vec<_>, _> = (0..rounds)
+        .map(|r| {
+            AnchorConfig {
+                seed: r + 1,
+                ..AnchorConfig::default()
+            }
+            .prebuild()
+        })
+        .collect();
+    let traffic = match traffic {
+        Ok(traffic) => traffic,
+        Err(e) => {
+            eprintln!("growth_probe: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let factory = SpanFactory::new();
+    let mut batch = Vec::with_capacity(1000);
+    for i in 0..prefill {
+        let mut spans = factory.trace(
+            0xface_0000_0000 + i as u128,
+            2,
+            Duration::from_millis(10),
+            false,
+        );
+        spans.retain(|s| !s.is_root());
+        batch.extend(spans);
+        if batch.len() >= 1000 {
+            engine.ingest(std::mem::take(&mut batch));
+        }
+    }
+    if !batch.is_empty() {
+        engine.ingest(batch);
+    }
+    if prefill_only {
+        // Both kinds of run end without dropping the engine or the traffic, so that their
+        // counters differ by the timed part only.
+        std::process::exit(0);
+    }
+    let started = Instant::now();
+    let spans = timed(&engine, &clock, traffic);
+    let elapsed = started.elapsed();
+    println!(
+        "{prefill} traces prefilled, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after",
+        spans as f64 / elapsed.as_secs_f64() / 1e6,
+        engine.stats().traces_buffered
+    );
+    std::process::exit(0);
+}
