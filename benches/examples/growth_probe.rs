@@ -3,13 +3,15 @@
 //!
 //! ```text
 //! cargo run --release --example growth_probe -- PREFILL_TRACES [ROUNDS] [--prefill-only]
+//!     [--prefill-elsewhere]
 //! ```
 //!
 //! The timed part is the function `growth_probe::timed`, so that `valgrind --tool=callgrind
 //! --toggle-collect=growth_probe::timed` counts it alone; `--prefill-only` stops before it, so
 //! that `perf stat` of a full run minus a prefill-only run gives the timed part's counters. It
 //! prints the timed part's spans/s (one measurement: the harness, `--example throughput`, is
-//! the benchmark; this is for looking inside).
+//! the benchmark; this is for looking inside). `--prefill-elsewhere` buffers the prefilled
+//! traces in a second engine instead: the same memory taken, the timed engine's own tables small.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -18,7 +20,8 @@ use tailsift::{Engine, ManualClock};
 use tailsift_benches::workloads::{anchor_policy_set, engine_config, SpanFactory};
 use tailsift_traffic::{AnchorConfig, Batch};
 
-const USAGE: &str = "usage: growth_probe PREFILL_TRACES [ROUNDS] [--prefill-only]";
+const USAGE: &str =
+    "usage: growth_probe PREFILL_TRACES [ROUNDS] [--prefill-only] [--prefill-elsewhere]";
 
 /// Feeds each round's batches, polling after every ten (100 ms of traffic) once the grace has
 /// passed, and a final poll per round past `decision_wait` of the round's own traces (the
@@ -51,6 +54,7 @@ fn timed(engine: &Engine, clock: &ManualClock, rounds: Vec<Vec<Batch>>) -> usize
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let prefill_only = args.iter().any(|a| a == "--prefill-only");
+    let elsewhere = args.iter().any(|a| a == "--prefill-elsewhere");
     let numbers: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let (Some(Ok(prefill)), Ok(rounds)) = (
         numbers.first().map(|n| n.parse::<usize>()),
@@ -65,17 +69,28 @@ fn main() -> ExitCode {
     config.buffer.max_spans = prefill + 10_000_000;
     config.buffer.max_bytes = bytesize::ByteSize::gib(64);
     let clock = ManualClock::new();
-    let engine = match anchor_policy_set()
-        .map_err(|e| e.to_string())
-        .and_then(|set| {
-            Engine::builder(config)
-                .decider(set)
-                .sink(|_: tailsift::Decision| {})
-                .clock(clock.clone())
-                .build()
-                .map_err(|e| e.to_string())
-        }) {
-        Ok(engine) => engine,
+    let build = |config| {
+        anchor_policy_set()
+            .map_err(|e| e.to_string())
+            .and_then(|set| {
+                Engine::builder(config)
+                    .decider(set)
+                    .sink(|_: tailsift::Decision| {})
+                    .clock(clock.clone())
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+    };
+    let engines = build(config.clone()).and_then(|engine| {
+        let other = if elsewhere {
+            Some(build(config.clone())?)
+        } else {
+            None
+        };
+        Ok((engine, other))
+    });
+    let (engine, other) = match engines {
+        Ok(engines) => engines,
         Err(e) => {
             eprintln!("growth_probe: {e}");
             return ExitCode::FAILURE;
@@ -109,11 +124,14 @@ fn main() -> ExitCode {
         spans.retain(|s| !s.is_root());
         batch.extend(spans);
         if batch.len() >= 1000 {
-            engine.ingest(std::mem::take(&mut batch));
+            other
+                .as_ref()
+                .unwrap_or(&engine)
+                .ingest(std::mem::take(&mut batch));
         }
     }
     if !batch.is_empty() {
-        engine.ingest(batch);
+        other.as_ref().unwrap_or(&engine).ingest(batch);
     }
     if prefill_only {
         // Both kinds of run end without dropping the engine or the traffic, so that their
@@ -124,7 +142,8 @@ fn main() -> ExitCode {
     let spans = timed(&engine, &clock, traffic);
     let elapsed = started.elapsed();
     println!(
-        "{prefill} traces prefilled, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after",
+        "{prefill} traces prefilled{}, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after",
+        if elsewhere { " in another engine" } else { "" },
         spans as f64 / elapsed.as_secs_f64() / 1e6,
         engine.stats().traces_buffered
     );
