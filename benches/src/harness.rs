@@ -35,6 +35,10 @@
 //! received the decision.
 //!
 //! Peak RSS is the process's `VmHWM`, reset before the timed runs where the kernel allows.
+//!
+//! (Over 600 lines: one harness, whose modes — timed, allocation-counting, retained-memory and
+//! paced runs — share the prepared traffic, the runner and the report; the workloads and the
+//! counting allocator are their own modules.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

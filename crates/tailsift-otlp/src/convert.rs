@@ -38,6 +38,9 @@
 //! (including their attribute values: `service.name` and friends) go through the caller's
 //! [`Interner`], so a buffer of a million spans holds one copy of each. Span attribute
 //! values, trace states and status messages are not interned: they are often unique.
+//!
+//! (Over 600 lines: the two directions of one lossless mapping, field by field, read best side by
+//! side.)
 
 use std::sync::Arc;
 
