@@ -630,7 +630,7 @@ impl Engine {
             first_seen,
             flags,
         } = trace;
-        let mut spans = scratch.span_vector();
+        let mut spans = scratch.span_vector(list.len());
         shard.gather_sorted(list, &mut spans, &mut scratch.sort_keys);
         let outcome = {
             let mut view = TraceView::new(trace_id, &spans, flags, now).with_bytes(bytes as u64);

@@ -484,3 +484,40 @@ fn many_interleaved_traces_come_out_whole_and_counted() {
     assert_eq!((stats.spans_buffered, stats.spans_forwarded), (0, 10_000));
     assert!(stats.conserved());
 }
+
+#[test]
+fn a_small_kept_trace_does_not_inherit_a_large_trace_s_buffer() {
+    // Dropped traces' emptied vectors are reused for the next traces decided; a kept trace's
+    // vector goes to the sink, which must not be handed a buffer sized for a trace a thousand
+    // times larger.
+    let clock = ManualClock::new();
+    let (sink, decisions) = ChannelSink::new(None);
+    let engine = Engine::builder(config(1))
+        .decider(|view: &TraceView<'_>| {
+            if view.spans().len() == 1 {
+                Verdict::keep("small")
+            } else {
+                Verdict::drop("large")
+            }
+        })
+        .sink(sink)
+        .clock(clock.clone())
+        .build()
+        .expect("engine");
+    let mut large: Vec<Span> = (2..=1000).map(|id| span(1, id, 1)).collect();
+    large.push(span(1, 1, 0));
+    engine.ingest(large);
+    clock.advance(Duration::from_secs(3));
+    engine.poll_now();
+    engine.ingest(vec![span(2, 1, 0)]);
+    clock.advance(Duration::from_secs(3));
+    engine.poll_now();
+    let kept: Vec<Decision> = decisions.try_iter().filter(|d| d.keep).collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].spans.len(), 1);
+    assert!(
+        kept[0].spans.capacity() <= 20,
+        "capacity {}",
+        kept[0].spans.capacity()
+    );
+}

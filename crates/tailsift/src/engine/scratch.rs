@@ -160,15 +160,19 @@ impl Scratch {
         }
     }
 
-    /// An empty vector for a decided trace's spans: a spare one if there is one.
-    pub fn span_vector(&mut self) -> Vec<Span> {
-        match self.spare.pop() {
-            Some(spans) => {
+    /// An empty vector for a decided trace of `len` spans: the last spare one if it fits the
+    /// trace (room for it, and not over four times its size: a kept trace's vector goes to the
+    /// sink, which should not hold a large buffer for a small trace), else a new one of
+    /// exactly that size.
+    pub fn span_vector(&mut self, len: usize) -> Vec<Span> {
+        let fits = |spans: &Vec<Span>| (len..=4 * len + 16).contains(&spans.capacity());
+        if self.spare.last().is_some_and(fits) {
+            if let Some(spans) = self.spare.pop() {
                 self.spare_spans -= spans.capacity();
-                spans
+                return spans;
             }
-            None => Vec::new(),
         }
+        Vec::with_capacity(len)
     }
 }
 
