@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tailsift::{Engine, ManualClock};
-use tailsift_benches::workloads::{anchor_policy_set, engine_config, SpanFactory};
+use tailsift_benches::harness::{self, hold_prefilled};
+use tailsift_benches::workloads::{anchor_policy_set, engine_config};
 use tailsift_traffic::{AnchorConfig, Batch};
 
 const USAGE: &str =
@@ -65,9 +66,7 @@ fn main() -> ExitCode {
     };
     let mut config = engine_config();
     // As the harness's `--prefill-traces`: the prefilled traces stay buffered throughout.
-    config.buffer.decision_wait = Duration::from_secs(24 * 3600);
-    config.buffer.max_spans = prefill + 10_000_000;
-    config.buffer.max_bytes = bytesize::ByteSize::gib(64);
+    hold_prefilled(&mut config, prefill);
     let clock = ManualClock::new();
     let build = |config| {
         anchor_policy_set()
@@ -112,27 +111,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let factory = SpanFactory::new();
-    let mut batch = Vec::with_capacity(1000);
-    for i in 0..prefill {
-        let mut spans = factory.trace(
-            0xface_0000_0000 + i as u128,
-            2,
-            Duration::from_millis(10),
-            false,
-        );
-        spans.retain(|s| !s.is_root());
-        batch.extend(spans);
-        if batch.len() >= 1000 {
-            other
-                .as_ref()
-                .unwrap_or(&engine)
-                .ingest(std::mem::take(&mut batch));
-        }
-    }
-    if !batch.is_empty() {
-        other.as_ref().unwrap_or(&engine).ingest(batch);
-    }
+    harness::prefill(other.as_ref().unwrap_or(&engine), prefill);
     if prefill_only {
         // Both kinds of run end without dropping the engine or the traffic, so that their
         // counters differ by the timed part only.

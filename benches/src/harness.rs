@@ -727,7 +727,7 @@ fn build_runner(
     if retained {
         // Nothing may be decided early while every span is held.
         engine.buffer.max_spans = engine.buffer.max_spans.max(20_000_000);
-        engine.buffer.max_bytes = bytesize_gib(64);
+        engine.buffer.max_bytes = bytesize::ByteSize::gib(64);
     }
     match options.workload {
         WorkloadKind::Anchor => {
@@ -771,21 +771,21 @@ fn run_config(options: &Options) -> EngineConfig {
         config.buffer.max_bytes = bytesize::ByteSize::b((max as u64).saturating_mul(1024));
     }
     if options.prefill_traces > 0 {
-        // Prefilled traces must stay buffered through the run: they never complete, and
-        // nothing may time them out or push them out early.
-        config.buffer.decision_wait = Duration::from_secs(24 * 3600);
-        config.buffer.max_spans = options.prefill_traces + 10_000_000;
-        config.buffer.max_bytes = bytesize_gib(64);
+        hold_prefilled(&mut config, options.prefill_traces);
     }
     config
 }
 
-fn bytesize_gib(n: u64) -> bytesize::ByteSize {
-    bytesize::ByteSize::gib(n)
+/// Sets `config` so that `n` traces buffered by [`prefill`] stay buffered through a run: they
+/// never complete, and nothing may time them out or push them out early.
+pub fn hold_prefilled(config: &mut EngineConfig, n: usize) {
+    config.buffer.decision_wait = Duration::from_secs(24 * 3600);
+    config.buffer.max_spans = n + 10_000_000;
+    config.buffer.max_bytes = bytesize::ByteSize::gib(64);
 }
 
-/// Buffers `n` traces of one rootless span each (never complete).
-fn prefill(engine: &Engine, n: usize) {
+/// Buffers `n` traces of one rootless span each (never complete), in batches of 1,000.
+pub fn prefill(engine: &Engine, n: usize) {
     let factory = SpanFactory::new();
     let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
