@@ -6,15 +6,19 @@
 //! - the **wait queue**, FIFO in arrival order of each trace's first span, answers both "which
 //!   traces have waited `decision_wait`" and "which trace is oldest" (for early decisions under
 //!   memory pressure);
-//! - the **completion heap**, a min-heap of due times, holds one entry per trace whose root has
-//!   arrived. When an entry comes due and a span arrived since, it is pushed again at
-//!   `last_seen + grace` rather than updated on every span, so the per-span cost stays O(1).
+//! - the **completion queue**, FIFO in due order, holds an entry for a trace's root and for each
+//!   span that arrives after it, due `completion_grace` after its arrival. Engine time only
+//!   moves forward, so entries are pushed in due order and the front is always the earliest:
+//!   push and pop are O(1), where a heap paid O(log n) per trace. (Two ingest threads may read
+//!   the clock in one order and take the shard lock in the other; an entry due before the back
+//!   one is queued at the back's due time, so it is decided at most that inversion late, never
+//!   early.) A popped entry whose trace got a span since is skipped: that span's own entry is
+//!   further back.
 //!
 //! Entries of traces decided by another route go stale; each entry carries the trace's
 //! generation number, and a stale entry is skipped when popped.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use hashbrown::hash_table::Entry;
@@ -54,6 +58,57 @@ fn nanos(t: Duration) -> u64 {
 struct WaitEntry {
     hash: u64,
     generation: u64,
+}
+
+/// A trace in the completion queue: due `completion_grace` after its root or a later span
+/// arrived (engine nanoseconds).
+#[derive(Clone, Copy)]
+struct DueEntry {
+    due: u64,
+    hash: u64,
+    generation: u64,
+}
+
+/// The completion queue (see the module's doc): due times never decrease from front to back.
+#[derive(Default)]
+struct CompletionQueue(VecDeque<DueEntry>);
+
+impl CompletionQueue {
+    /// Queues `generation` of the trace `hash` as due at `due`, or at the back's due time if
+    /// that is later. A trace already at the back has its entry moved later instead, so a run
+    /// of one trace's spans after its root takes one entry.
+    fn push(&mut self, due: u64, hash: u64, generation: u64) {
+        match self.0.back_mut() {
+            Some(back) if back.hash == hash && back.generation == generation => {
+                back.due = back.due.max(due);
+            }
+            Some(back) => {
+                let due = due.max(back.due);
+                self.0.push_back(DueEntry {
+                    due,
+                    hash,
+                    generation,
+                });
+            }
+            None => self.0.push_back(DueEntry {
+                due,
+                hash,
+                generation,
+            }),
+        }
+    }
+
+    /// The front entry, if it is due at `now`.
+    fn pop_due(&mut self, now: u64) -> Option<DueEntry> {
+        if self.0.front()?.due > now {
+            return None;
+        }
+        self.0.pop_front()
+    }
+
+    fn next_due(&self) -> Option<u64> {
+        self.0.front().map(|e| e.due)
+    }
 }
 
 /// Counters of one shard, read by `Engine::stats`.
@@ -113,8 +168,8 @@ pub(crate) struct Shard {
     traces: HashTable<TraceEntry>,
     store: SpanStore,
     wait_queue: VecDeque<WaitEntry>,
-    /// Due time (engine nanoseconds), hash and generation of traces whose root has arrived.
-    completion: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    /// Traces whose root has arrived, in due order.
+    completion: CompletionQueue,
     pub cache: DecisionCache,
     /// The reasons of recent decisions, shared between them.
     pub reasons: SharedReasons,
@@ -129,7 +184,7 @@ impl Shard {
             traces: HashTable::new(),
             store: SpanStore::new(),
             wait_queue: VecDeque::new(),
-            completion: BinaryHeap::new(),
+            completion: CompletionQueue::default(),
             cache,
             reasons: SharedReasons::default(),
             bytes: 0,
@@ -173,15 +228,15 @@ impl Shard {
         } = self;
         counters.spans_in += 1;
         let (trace_id, is_root, now) = (span.trace_id, span.is_root(), nanos(now));
-        let due = now.saturating_add(nanos(grace));
         let entry = match traces.entry(hash, |e| e.trace_id == trace_id, |e| e.trace_id.hash64()) {
             Entry::Occupied(occupied) => {
                 let entry = occupied.into_mut();
                 entry.bytes += size;
                 entry.last_seen = entry.last_seen.max(now);
-                if is_root && !entry.root_seen {
-                    entry.root_seen = true;
-                    completion.push(Reverse((due, hash, entry.generation)));
+                entry.root_seen |= is_root;
+                if entry.root_seen {
+                    let due = entry.last_seen.saturating_add(nanos(grace));
+                    completion.push(due, hash, entry.generation);
                 }
                 entry
             }
@@ -204,7 +259,7 @@ impl Shard {
                 counters.traces_started += 1;
                 wait_queue.push_back(WaitEntry { hash, generation });
                 if is_root {
-                    completion.push(Reverse((due, hash, generation)));
+                    completion.push(now.saturating_add(nanos(grace)), hash, generation);
                 }
                 let entry = TraceEntry {
                     trace_id,
@@ -268,13 +323,12 @@ impl Shard {
     ) {
         let (now, grace, wait) = (nanos(now), nanos(grace), nanos(wait));
         while out.len() < limit {
-            let Some(&Reverse((due, hash, generation))) = self.completion.peek() else {
+            let Some(DueEntry {
+                hash, generation, ..
+            }) = self.completion.pop_due(now)
+            else {
                 break;
             };
-            if due > now {
-                break;
-            }
-            self.completion.pop();
             let Some(last_seen) = self
                 .traces
                 .find(hash, |e| e.generation == generation)
@@ -282,12 +336,9 @@ impl Shard {
             else {
                 continue;
             };
-            let quiet_until = last_seen.saturating_add(grace);
-            if quiet_until <= now {
+            // Not quiet yet: the entry of the span that arrived since is further back.
+            if last_seen.saturating_add(grace) <= now {
                 out.extend(self.take(hash, generation, TraceFlags::default()));
-            } else {
-                self.completion
-                    .push(Reverse((quiet_until, hash, generation)));
             }
         }
         while out.len() < limit {
@@ -318,16 +369,13 @@ impl Shard {
     }
 
     /// The earliest time at which [`Shard::take_due`] may find a trace due: the completion
-    /// heap's minimum or the wait queue's front, whichever is sooner (`None` when both are
+    /// queue's front or the wait queue's front, whichever is sooner (`None` when both are
     /// empty). It may be early (an entry of a decided trace, or of a trace that got a span since)
     /// but never late, so a poller that waits until then misses nothing already buffered.
     /// `wait` is `decision_wait`. A wait-queue front whose trace was decided already (a poll
     /// clears those it meets) answers "now": the poller polls again soon and clears it.
     pub fn next_due(&self, wait: Duration) -> Option<Duration> {
-        let completion = self
-            .completion
-            .peek()
-            .map(|Reverse((due, _, _))| Duration::from_nanos(*due));
+        let completion = self.completion.next_due().map(Duration::from_nanos);
         let waited = self.wait_queue.front().map(|front| {
             self.traces
                 .find(front.hash, |e| e.generation == front.generation)

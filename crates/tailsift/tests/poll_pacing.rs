@@ -27,7 +27,8 @@ fn engine(shards: usize, clock: &ManualClock, sink: impl Sink + 'static) -> Engi
 #[test]
 fn poll_reports_when_the_next_trace_comes_due() {
     let clock = ManualClock::new();
-    let engine = engine(4, &clock, |_: Decision| {});
+    // One shard: the traces share one completion queue.
+    let engine = engine(1, &clock, |_: Decision| {});
     // Nothing buffered: whatever arrives now is due a grace later at the soonest.
     assert_eq!(engine.poll(secs(1.0)).next_due, secs(3.0));
 
@@ -37,20 +38,50 @@ fn poll_reports_when_the_next_trace_comes_due() {
     engine.ingest(vec![span(2, 2, 9)]); // rootless at 1.5 s: due at 31.5 s
     assert_eq!(engine.poll(secs(1.5)).next_due, secs(3.0));
 
-    // A span at 2.5 s moves trace 1's due time to 4.5 s. The heap still says 3 s (it is not
-    // updated per span), so a poll at 2.9 s reports 3 s: early, never late.
-    clock.set(secs(2.5));
+    // A span at 2 s moves trace 1's due time to 4 s. Its queue entry is the last one, so it
+    // moves with it: the next due time is exact.
+    clock.set(secs(2.0));
     engine.ingest(vec![span(1, 3, 1)]);
-    assert_eq!(engine.poll(secs(2.9)).next_due, secs(3.0));
-    // At 3 s nothing is decided and the due time is corrected.
-    let report = engine.poll(secs(3.0));
+    assert_eq!(engine.poll(secs(2.0)).next_due, secs(4.0));
+
+    // A new trace's root at 2.2 s (due 4.2 s) queues behind trace 1; then a span of trace 1 at
+    // 2.5 s (due 4.5 s) queues behind that. Trace 1's earlier entry stays at the front, so a
+    // poll at 2.9 s reports 4 s: early, never late.
+    clock.set(secs(2.2));
+    engine.ingest(vec![span(3, 1, 0)]);
+    clock.set(secs(2.5));
+    engine.ingest(vec![span(1, 4, 1)]);
+    assert_eq!(engine.poll(secs(2.9)).next_due, secs(4.0));
+    // At 4 s trace 1 is not quiet: its entry is skipped, nothing is decided.
+    let report = engine.poll(secs(4.0));
     assert_eq!(report.traces(), 0);
+    assert_eq!(report.next_due, secs(4.2));
+    let report = engine.poll(secs(4.2));
+    assert_eq!(report.traces(), 1);
     assert_eq!(report.next_due, secs(4.5));
 
     let report = engine.poll(secs(4.5));
     assert_eq!(report.traces(), 1);
     // Left: the rootless trace (31.5 s), but a trace arriving now would be due at 6.5 s.
     assert_eq!(report.next_due, secs(6.5));
+    assert!(engine.stats().conserved());
+}
+
+/// Two ingest threads may read the clock in one order and take a shard's lock in the other.
+/// A trace whose due time is earlier than the one queued before it is decided at that one's
+/// time: late by the inversion, never early, and never lost.
+#[test]
+fn a_clock_read_out_of_order_delays_a_trace_by_the_inversion_only() {
+    let clock = ManualClock::new();
+    let engine = engine(1, &clock, |_: Decision| {});
+    clock.set(secs(1.2));
+    engine.ingest(vec![span(1, 1, 0)]); // due 3.2 s
+    clock.set(secs(1.0));
+    engine.ingest(vec![span(2, 1, 0)]); // due 3.0 s, queued at 3.2 s
+    let report = engine.poll(secs(3.0));
+    assert_eq!(report.traces(), 0);
+    assert_eq!(report.next_due, secs(3.2));
+    assert_eq!(engine.poll(secs(3.2)).traces(), 2);
     assert!(engine.stats().conserved());
 }
 
