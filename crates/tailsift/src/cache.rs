@@ -142,7 +142,10 @@ impl DecisionCache {
         let g = &mut self.kept;
         if g.current.len() >= g.capacity {
             self.evicted += g.previous.len() as u64;
-            g.previous = std::mem::take(&mut g.current);
+            // The forgotten generation's table, emptied, becomes the current one: its
+            // allocation is reused rather than freed and grown again.
+            std::mem::swap(&mut g.current, &mut g.previous);
+            g.current.clear();
             g.current.reserve(g.capacity.min(1 << 16));
         }
         g.current.insert(hash, entry);
@@ -152,7 +155,10 @@ impl DecisionCache {
         let g = &mut self.dropped;
         if g.current.len() >= g.capacity {
             self.evicted += g.previous.len() as u64;
-            g.previous = std::mem::take(&mut g.current);
+            // The forgotten generation's table, emptied, becomes the current one: its
+            // allocation is reused rather than freed and grown again.
+            std::mem::swap(&mut g.current, &mut g.previous);
+            g.current.clear();
             g.current.reserve(g.capacity.min(1 << 16));
         }
         g.current.insert(hash);
@@ -211,6 +217,27 @@ mod tests {
         assert_eq!(cache.evicted, 2);
         let never = TraceId::from_u128(12345);
         assert!(cache.get(never.hash64(), &never).is_none());
+    }
+
+    #[test]
+    fn rotations_keep_exactly_the_last_two_generations() {
+        // Generations of 3: ids 0..14 fill four generations and start a fifth.
+        let mut cache = DecisionCache::new(2, 6);
+        let ids: Vec<TraceId> = (0..14).map(TraceId::from_u128).collect();
+        for id in &ids {
+            cache.insert_dropped(id.hash64());
+        }
+        // Four rotations: current 12, 13; previous 9, 10, 11; 0..9 forgotten.
+        let remembered: Vec<bool> = ids
+            .iter()
+            .map(|id| cache.get(id.hash64(), id).is_some())
+            .collect();
+        assert_eq!(
+            remembered,
+            (0..14).map(|i| i >= 9).collect::<Vec<_>>(),
+            "remembered by id"
+        );
+        assert_eq!(cache.evicted, 9);
     }
 
     #[test]
