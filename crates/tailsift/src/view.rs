@@ -306,6 +306,10 @@ pub fn sort_spans(spans: &mut [Span]) {
 
 /// The `rv` sub-key of the `ot` entry of a W3C tracestate: 14 hex digits of explicit randomness.
 pub fn explicit_randomness(trace_state: &str) -> Option<u64> {
+    // Most traces carry no tracestate: skip the splitting.
+    if trace_state.is_empty() {
+        return None;
+    }
     let ot = trace_state
         .split(',')
         .map(str::trim)
