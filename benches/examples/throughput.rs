@@ -5,17 +5,22 @@
 //!     [--policies native|cel] [--quick] [--runs N] [--group-batches N]
 //!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
 //!     [--max-spans N] [--no-surge] [--poll-every-ms N]
+//! cargo run --release --example throughput -- --workload anchor --growth PAIRS
 //! ```
 //!
 //! Prints spans/s, allocations and retained bytes per buffered span, peak RSS and decision
 //! latency percentiles; the last line reads
 //! `<workload>: <N> spans/s, <B> B retained/span, <A> allocs/span`. What each figure means:
 //! the `tailsift_benches::harness` module docs and `docs/BENCHMARKS.md`.
+//!
+//! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6
+//! never-complete traces buffered first (`harness::growth`), and prints each pair's ratio and
+//! their geometric mean.
 
 use std::process::ExitCode;
 
 use tailsift_benches::counting::CountingAlloc;
-use tailsift_benches::harness::{run, Options, WorkloadKind};
+use tailsift_benches::harness::{growth, run, Options, WorkloadKind};
 use tailsift_benches::workloads::PolicyForm;
 
 #[global_allocator]
@@ -23,9 +28,14 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
 [--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
-[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N]";
+[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N] \
+[--growth PAIRS]";
 
-fn parse(args: &[String]) -> Result<Options, String> {
+/// The growth figure's two sizes: traces buffered before the timed part.
+const GROWTH_SIZES: (usize, usize) = (10_000, 1_000_000);
+
+/// The options, and the number of pairs with `--growth`.
+fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     let mut workload = None;
     let mut threads = 1usize;
     let mut form = PolicyForm::Native;
@@ -39,6 +49,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut max_spans = None;
     let mut surge = true;
     let mut poll_every = None;
+    let mut growth_pairs = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -77,6 +88,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     number("--poll-every-ms", value("--poll-every-ms")?)? / 1000.0,
                 ))
             }
+            "--growth" => growth_pairs = Some(number("--growth", value("--growth")?)? as usize),
             "--help" | "-h" => return Err(USAGE.to_string()),
             // `cargo bench` passes `--bench`; ignore it.
             "--bench" => {}
@@ -108,18 +120,52 @@ fn parse(args: &[String]) -> Result<Options, String> {
     if let Some(r) = runs {
         options.runs = r.max(1);
     }
-    Ok(options)
+    Ok((options, growth_pairs))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
-        Ok(o) => o,
+    let (options, growth_pairs) = match parse(&args) {
+        Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
         }
     };
+    if let Some(pairs) = growth_pairs {
+        return match growth(&options, GROWTH_SIZES, pairs) {
+            Ok(growth) => {
+                let (small, large) = growth.medians();
+                let ratios: Vec<String> =
+                    growth.ratios().iter().map(|r| format!("{r:.3}")).collect();
+                println!(
+                    "growth, {} pairs: {:.0} spans/s with {} traces buffered, {:.0} with {} (medians); \
+                     ratios {}",
+                    growth.pairs.len(),
+                    small,
+                    growth.sizes.0,
+                    large,
+                    growth.sizes.1,
+                    ratios.join(" ")
+                );
+                let (small_first, large_first) = growth.ratios_by_order();
+                println!(
+                    "median ratio of pairs run small size first {small_first:.3}, \
+                     large size first {large_first:.3}"
+                );
+                println!(
+                    "growth: {:.3} ratio, geometric mean ({:+.1}%)",
+                    growth.ratio(),
+                    (growth.ratio() - 1.0) * 100.0
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("throughput: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&options) {
         Ok(report) => {
             println!("{report}");

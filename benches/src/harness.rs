@@ -1129,6 +1129,96 @@ pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// The growth figure from paired runs: see [`growth`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Growth {
+    /// Traces buffered before the timed part: the small and the large size.
+    pub sizes: (usize, usize),
+    /// Spans/s of each pair's run at the small size and at the large size.
+    pub pairs: Vec<(f64, f64)>,
+}
+
+impl Growth {
+    /// Each pair's large-size throughput over its small-size one.
+    pub fn ratios(&self) -> Vec<f64> {
+        self.pairs
+            .iter()
+            .map(|(small, large)| large / small)
+            .collect()
+    }
+
+    /// The geometric mean of [`Growth::ratios`]: the growth figure (1.0 = no slowdown). Pairs
+    /// alternate which size runs first, and a run's speed depends on what the run before it
+    /// left in the process's heap, so the ratios come in two groups, one per order; their
+    /// geometric mean weighs the two orders equally.
+    pub fn ratio(&self) -> f64 {
+        let ratios = self.ratios();
+        let logs: f64 = ratios.iter().map(|r| r.ln()).sum();
+        (logs / ratios.len().max(1) as f64).exp()
+    }
+
+    /// The median ratio of the pairs run small size first, and of those run large size first.
+    pub fn ratios_by_order(&self) -> (f64, f64) {
+        let ratios = self.ratios();
+        (
+            median(ratios.iter().step_by(2).copied().collect()),
+            median(ratios.iter().skip(1).step_by(2).copied().collect()),
+        )
+    }
+
+    /// The medians of the small-size and the large-size runs.
+    pub fn medians(&self) -> (f64, f64) {
+        (
+            median(self.pairs.iter().map(|p| p.0).collect()),
+            median(self.pairs.iter().map(|p| p.1).collect()),
+        )
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Runs the workload `pairs` times at each of two prefill sizes (`options.prefill_traces` is
+/// ignored), one run of each size per pair, alternating which goes first. On a shared machine
+/// whose speed drifts over seconds, runs far apart in time differ by more than the sizes do; a
+/// pair's two runs are adjacent, so their ratio is what the buffered traces cost.
+pub fn growth(
+    options: &Options,
+    sizes: (usize, usize),
+    pairs: usize,
+) -> Result<Growth, HarnessError> {
+    let grace = engine_config().buffer.completion_grace;
+    let one = |prefill: usize| -> Result<f64, HarnessError> {
+        let options = Options {
+            prefill_traces: prefill,
+            ..options.clone()
+        };
+        let prepared = prepare(&options, grace)?;
+        let spans = prepared.spans;
+        counting::set_enabled(false);
+        let outcome = run_once(&options, prepared, Arc::new(CountingSink::default()));
+        counting::set_enabled(true);
+        Ok(spans as f64 / outcome?.elapsed.as_secs_f64().max(1e-9))
+    };
+    let mut growth = Growth {
+        sizes,
+        pairs: Vec::new(),
+    };
+    for pair in 0..pairs.max(1) {
+        let measured = if pair % 2 == 0 {
+            let small = one(sizes.0)?;
+            (small, one(sizes.1)?)
+        } else {
+            let large = one(sizes.1)?;
+            (one(sizes.0)?, large)
+        };
+        growth.pairs.push(measured);
+    }
+    Ok(growth)
+}
+
 /// Runs the harness.
 pub fn run(options: &Options) -> Result<Report, HarnessError> {
     let grace = engine_config().buffer.completion_grace;
@@ -1169,9 +1259,7 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         report.traces = outcome.stats.traces_kept + outcome.stats.traces_dropped;
         report.controller_steps = outcome.controller_steps;
     }
-    let mut sorted = report.runs.clone();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    report.spans_per_second = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    report.spans_per_second = median(report.runs.clone());
 
     // The counting run: allocations end to end, and decision latency.
     let mut prepared = prepare(options, grace)?;
