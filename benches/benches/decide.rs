@@ -78,6 +78,39 @@ fn decide(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The same on one engine kept across iterations (warm: its tables, queues and store
+    // already grown; every iteration's traces are new ones and all are decided by its end).
+    let mut group = c.benchmark_group("end_to_end_by_trace_size_warm");
+    for n in [1usize, 10, 100, 1_000] {
+        let input = spans(10_000 / n, n);
+        let clock = ManualClock::new();
+        let engine = engine(&clock);
+        let mut round = 0u128;
+        group.throughput(Throughput::Elements(10_000));
+        group.bench_function(format!("{n}_spans_per_trace"), |b| {
+            b.iter_batched(
+                || {
+                    round += 1;
+                    let mut input = input.clone();
+                    for span in input.iter_mut().flatten() {
+                        let id = u128::from_be_bytes(span.trace_id.0) ^ (round << 64);
+                        span.trace_id = tailsift::TraceId::from_u128(id);
+                    }
+                    input
+                },
+                |input| {
+                    for batch in input {
+                        engine.ingest(batch);
+                    }
+                    clock.advance(grace);
+                    engine.poll_now();
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
 }
 
 criterion_group! {
