@@ -1,24 +1,25 @@
 //! The decision cache: a bounded memory of recent decisions, so that a span arriving after its
 //! trace was decided follows that decision instead of starting a new trace.
 //!
-//! Two structures, because kept and dropped decisions need different things:
-//! - **Kept** traces need their reasons and adjusted count, so late spans are forwarded with the
-//!   same metadata: a map from trace id.
-//! - **Dropped** traces need only "yes, dropped", and there are usually far more of them: a set of
-//!   64-bit fingerprints (the trace id's xxh3 hash, already computed for routing), about 9 bytes
-//!   an entry. A 64-bit fingerprint makes a false "dropped" for a new trace practically
-//!   impossible (about n / 2^64), which a 32-bit one would not (n / 2^32: one new trace in a few
-//!   thousand dropped wrongly with millions of entries).
+//! Every new trace asks it, and almost every answer is "never seen", so that answer must cost one
+//! probe. Every remembered decision, kept or dropped, is therefore a **mark** in one table: the
+//! trace id's 64-bit xxh3 hash (already computed for routing), whose two lowest bits are replaced
+//! by the decision's kind and its generation's parity: 8 bytes and a control byte an entry. The
+//! 62 bits left make a false "seen" for a new trace practically impossible (about n / 2^62,
+//! which a 32-bit fingerprint would not be: one new trace in a few thousand with millions of
+//! entries). Kept traces also need their reasons and adjusted count, so late spans are forwarded
+//! with the same metadata: those are in a map beside the marks, read only after a kept mark.
 //!
-//! Both are bounded by rotating two generations: when the current generation is full, the
-//! previous one is forgotten (counted as evictions) and the current becomes the previous. A
-//! lookup checks both, so an entry lives for between one and two generations' worth of newer
-//! decisions. Each shard owns its own cache, under the shard's lock.
+//! Each kind is bounded by rotating two generations: when its current generation is full, its
+//! previous one is forgotten (its marks removed in one pass over the table, counted as
+//! evictions) and the current one becomes the previous. An entry lives for between one and two
+//! generations' worth of newer decisions of its kind. Each shard owns its own cache, under the
+//! shard's lock.
 
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use hashbrown::{HashMap, HashSet};
+use hashbrown::{HashMap, HashTable};
 
 use crate::span::{Str, TraceId};
 
@@ -88,16 +89,54 @@ pub(crate) enum Cached<'a> {
     Dropped,
 }
 
-struct Generations<T> {
-    current: T,
-    previous: T,
+/// A mark's low bit: its generation's parity.
+const PARITY: u64 = 0b01;
+/// A mark's second bit: set for a kept decision.
+const KEPT: u64 = 0b10;
+const TAG: u64 = PARITY | KEPT;
+
+/// A hash with its tag bits cleared: what marks are matched by.
+fn fingerprint(hash: u64) -> u64 {
+    hash & !TAG
+}
+
+/// Where a fingerprint goes in the table: its 62 bits rotated so that every bit of the table's
+/// hash carries some (the table takes its bucket from the low bits and a tag from the high).
+fn place(fingerprint: u64) -> u64 {
+    (fingerprint >> 2) | (fingerprint << 60)
+}
+
+/// The generations of one kind of decision.
+struct Generations {
+    /// The current generation's parity (0 or [`PARITY`]).
+    parity: u64,
+    /// Marks in the current and the previous generation.
+    current: usize,
+    previous: usize,
+    /// Marks a generation holds before the next one starts.
     capacity: usize,
+}
+
+impl Generations {
+    fn new(capacity: usize) -> Generations {
+        Generations {
+            parity: 0,
+            current: 0,
+            previous: 0,
+            capacity,
+        }
+    }
 }
 
 /// The per-shard decision cache.
 pub(crate) struct DecisionCache {
-    kept: Generations<HashMap<u64, KeptEntry, PassThroughBuild>>,
-    dropped: Generations<HashSet<u64, PassThroughBuild>>,
+    /// One mark per remembered decision (see the module's doc).
+    marks: HashTable<u64>,
+    /// The metadata of kept decisions, by fingerprint, with their generation's parity.
+    /// (Keyed by the fingerprint's [`place`], so that the pass-through hasher gets every bit.)
+    kept_entries: HashMap<u64, (KeptEntry, u64), PassThroughBuild>,
+    kept: Generations,
+    dropped: Generations,
     /// Entries forgotten by rotation since creation.
     pub evicted: u64,
 }
@@ -106,70 +145,111 @@ impl DecisionCache {
     /// A cache remembering about `kept` kept and `dropped` dropped decisions (each split into
     /// two generations of half that size).
     pub fn new(kept: usize, dropped: usize) -> DecisionCache {
-        let kept_gen = kept.div_ceil(2).max(1);
-        let dropped_gen = dropped.div_ceil(2).max(1);
         DecisionCache {
-            kept: Generations {
-                current: HashMap::default(),
-                previous: HashMap::default(),
-                capacity: kept_gen,
-            },
-            dropped: Generations {
-                current: HashSet::default(),
-                previous: HashSet::default(),
-                capacity: dropped_gen,
-            },
+            marks: HashTable::new(),
+            kept_entries: HashMap::default(),
+            kept: Generations::new(kept.div_ceil(2).max(1)),
+            dropped: Generations::new(dropped.div_ceil(2).max(1)),
             evicted: 0,
         }
     }
 
     pub fn get(&self, hash: u64, trace_id: &TraceId) -> Option<Cached<'_>> {
-        let kept = self
-            .kept
-            .current
-            .get(&hash)
-            .or_else(|| self.kept.previous.get(&hash));
-        if let Some(entry) = kept.filter(|e| e.trace_id == *trace_id) {
-            return Some(Cached::Kept(entry));
-        }
-        if self.dropped.current.contains(&hash) || self.dropped.previous.contains(&hash) {
+        let fp = fingerprint(hash);
+        let mark = *self.marks.find(place(fp), |&m| fingerprint(m) == fp)?;
+        if mark & KEPT == 0 {
             return Some(Cached::Dropped);
         }
-        None
+        // The id itself is compared: a kept trace's metadata never goes to another trace.
+        self.kept_entries
+            .get(&place(fp))
+            .filter(|(e, _)| e.trace_id == *trace_id)
+            .map(|(e, _)| Cached::Kept(e))
     }
 
     pub fn insert_kept(&mut self, hash: u64, entry: KeptEntry) {
-        let g = &mut self.kept;
-        if g.current.len() >= g.capacity {
-            self.evicted += g.previous.len() as u64;
-            // The forgotten generation's table, emptied, becomes the current one: its
-            // allocation is reused rather than freed and grown again.
-            std::mem::swap(&mut g.current, &mut g.previous);
-            g.current.clear();
-            g.current.reserve(g.capacity.min(1 << 16));
+        if self.kept.current >= self.kept.capacity {
+            self.rotate(KEPT);
         }
-        g.current.insert(hash, entry);
+        let fp = fingerprint(hash);
+        let parity = self.kept.parity;
+        self.mark(fp, KEPT | parity);
+        self.kept_entries.insert(place(fp), (entry, parity));
     }
 
     pub fn insert_dropped(&mut self, hash: u64) {
-        let g = &mut self.dropped;
-        if g.current.len() >= g.capacity {
-            self.evicted += g.previous.len() as u64;
-            // The forgotten generation's table, emptied, becomes the current one: its
-            // allocation is reused rather than freed and grown again.
-            std::mem::swap(&mut g.current, &mut g.previous);
-            g.current.clear();
-            g.current.reserve(g.capacity.min(1 << 16));
+        if self.dropped.current >= self.dropped.capacity {
+            self.rotate(0);
         }
-        g.current.insert(hash);
+        let fp = fingerprint(hash);
+        let parity = self.dropped.parity;
+        self.mark(fp, parity);
+    }
+
+    fn generations(&mut self, kind: u64) -> &mut Generations {
+        if kind & KEPT != 0 {
+            &mut self.kept
+        } else {
+            &mut self.dropped
+        }
+    }
+
+    /// Marks `fp` with `tag` in the current generation of the tag's kind. A trace already marked
+    /// (decided again after a late span found no mark, or a fingerprint shared by two traces)
+    /// moves to the new mark, and out of the generation that counted it.
+    fn mark(&mut self, fp: u64, tag: u64) {
+        let old = match self
+            .marks
+            .entry(place(fp), |&m| fingerprint(m) == fp, |&m| place(fingerprint(m)))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                Some(std::mem::replace(o.get_mut(), fp | tag))
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(fp | tag);
+                None
+            }
+        };
+        if let Some(old) = old {
+            let old_kind = old & KEPT;
+            let was = self.generations(old_kind);
+            if old & PARITY == was.parity {
+                was.current = was.current.saturating_sub(1);
+            } else {
+                was.previous = was.previous.saturating_sub(1);
+            }
+            if old_kind != tag & KEPT {
+                self.kept_entries.remove(&place(fp));
+            }
+        }
+        self.generations(tag).current += 1;
+    }
+
+    /// Starts a new generation of `kind` ([`KEPT`] or 0): forgets its previous one.
+    fn rotate(&mut self, kind: u64) {
+        let g = self.generations(kind);
+        let forget = kind | (g.parity ^ PARITY);
+        g.previous = g.current;
+        g.current = 0;
+        g.parity ^= PARITY;
+        let mut forgotten = 0;
+        self.marks.retain(|m| {
+            let keep = *m & TAG != forget;
+            forgotten += u64::from(!keep);
+            keep
+        });
+        if kind == KEPT {
+            let parity = forget & PARITY;
+            self.kept_entries.retain(|_, (_, p)| *p != parity);
+        }
+        self.evicted += forgotten;
     }
 
     /// Bytes held (table allocations, not counting the reasons they share).
     pub fn memory_bytes(&self) -> usize {
-        let kept_slot = std::mem::size_of::<(u64, KeptEntry)>() + 1;
-        let dropped_slot = std::mem::size_of::<u64>() + 1;
-        (self.kept.current.capacity() + self.kept.previous.capacity()) * kept_slot
-            + (self.dropped.current.capacity() + self.dropped.previous.capacity()) * dropped_slot
+        let kept_slot = std::mem::size_of::<(u64, (KeptEntry, u64))>() + 1;
+        let mark_slot = std::mem::size_of::<u64>() + 1;
+        self.marks.capacity() * mark_slot + self.kept_entries.capacity() * kept_slot
     }
 }
 
@@ -238,6 +318,56 @@ mod tests {
             "remembered by id"
         );
         assert_eq!(cache.evicted, 9);
+    }
+
+    #[test]
+    fn kept_and_dropped_decisions_rotate_apart() {
+        let mut cache = DecisionCache::new(4, 2);
+        let (h, e) = kept(1);
+        cache.insert_kept(h, e);
+        // Many generations of dropped decisions do not push out the kept one.
+        for id in 100..120 {
+            cache.insert_dropped(TraceId::from_u128(id).hash64());
+        }
+        let one = TraceId::from_u128(1);
+        assert!(matches!(cache.get(h, &one), Some(Cached::Kept(_))));
+        assert!(cache.get(TraceId::from_u128(100).hash64(), &one).is_none());
+        assert_eq!(cache.evicted, 18, "dropped decisions forgotten");
+        // Two more generations of kept decisions do (generations of 2: 1 and 2 go).
+        for id in 2..=5 {
+            let (h, e) = kept(id);
+            cache.insert_kept(h, e);
+        }
+        assert!(cache.get(h, &one).is_none());
+        assert_eq!(cache.evicted, 20);
+    }
+
+    #[test]
+    fn a_kept_decision_goes_only_to_its_own_trace() {
+        let mut cache = DecisionCache::new(4, 4);
+        let (h, e) = kept(1);
+        cache.insert_kept(h, e);
+        // Another trace with the same hash (a collision) is a new trace, not a late span.
+        let other = TraceId::from_u128(2);
+        assert!(cache.get(h, &other).is_none());
+        // The same hash with different tag bits is the same mark.
+        let one = TraceId::from_u128(1);
+        assert!(matches!(cache.get(h ^ TAG, &one), Some(Cached::Kept(_))));
+    }
+
+    #[test]
+    fn a_trace_decided_again_follows_its_latest_decision() {
+        let mut cache = DecisionCache::new(4, 4);
+        let one = TraceId::from_u128(1);
+        cache.insert_dropped(one.hash64());
+        let (h, e) = kept(1);
+        cache.insert_kept(h, e);
+        assert!(matches!(cache.get(h, &one), Some(Cached::Kept(_))));
+        assert_eq!((cache.dropped.current, cache.kept.current), (0, 1));
+        cache.insert_dropped(h);
+        assert!(matches!(cache.get(h, &one), Some(Cached::Dropped)));
+        assert_eq!((cache.dropped.current, cache.kept.current), (1, 0));
+        assert!(cache.kept_entries.is_empty());
     }
 
     #[test]
