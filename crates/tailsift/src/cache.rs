@@ -198,10 +198,11 @@ impl DecisionCache {
     /// (decided again after a late span found no mark, or a fingerprint shared by two traces)
     /// moves to the new mark, and out of the generation that counted it.
     fn mark(&mut self, fp: u64, tag: u64) {
-        let old = match self
-            .marks
-            .entry(place(fp), |&m| fingerprint(m) == fp, |&m| place(fingerprint(m)))
-        {
+        let old = match self.marks.entry(
+            place(fp),
+            |&m| fingerprint(m) == fp,
+            |&m| place(fingerprint(m)),
+        ) {
             hashbrown::hash_table::Entry::Occupied(mut o) => {
                 Some(std::mem::replace(o.get_mut(), fp | tag))
             }

@@ -4,14 +4,22 @@
 //! It must never make a decision wait, and a decision must never see half an update (the new
 //! multiplier of one policy with the old stratum rates of another). So all rates live in one
 //! immutable [`PolicyRates`] table, and publishing is one atomic pointer swap
-//! ([`arc_swap::ArcSwap`]): a decision loads the table once (a few atomic operations, no lock)
-//! and uses that table for every policy of the trace.
+//! ([`arc_swap::ArcSwap`]) followed by the bump of a stamp. A decision uses one table for every
+//! policy of the trace: the copy its thread loaded last, as long as the stamp it was loaded under
+//! is still the current one (one plain load per trace), else a fresh load (see
+//! [`PublishedRates`]). Loading the shared table on every trace would cost locked instructions —
+//! on x86 full barriers — in every decision, for a table that changes once an interval.
 //!
 //! The controller's loop is: `let mut r = (*set.rates()).clone();` change what it wants,
 //! `set.publish_rates(r)`. Cloning is cheap: per-stratum maps are shared behind `Arc` until
 //! changed.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use thread_local::ThreadLocal;
 
 use super::group::GroupKey;
 
@@ -115,6 +123,75 @@ impl PolicyRates {
     }
 }
 
+/// The table in force for one policy set, and each deciding thread's copy of it.
+///
+/// Why a thread's copy is never older than the table published before the stamp it read:
+/// [`PublishedRates::publish`] stores the table, then bumps the stamp with `Release`; a reader
+/// loads the stamp with `Acquire`. The bumps are read-modify-writes, so reading any stamp `s`
+/// synchronizes with every bump up to `s`, and every table stored before those bumps happens
+/// before the reader's next step: a `load_full` after reading `s` returns the table whose
+/// publish made `s`, or a newer one, never an older one. A copy is kept with the stamp read
+/// *before* loading it, and used only while the stamp still reads the same: the copy is at least
+/// as new as that stamp's table. A publish whose bump is not yet seen has not finished (its
+/// `publish` has not returned), and a decision reading the previous table then is like one in
+/// flight when the table was swapped: it finishes with the old one.
+pub(crate) struct PublishedRates {
+    table: ArcSwap<PolicyRates>,
+    /// How many tables were published after the first: bumped after each store.
+    stamp: AtomicU64,
+    /// Each thread's copy of the table, with the stamp read before loading it. `None` before a
+    /// thread's first decision, and while it decides (see [`PublishedRates::with_current`]).
+    copies: ThreadLocal<Cell<Option<ThreadCopy>>>,
+}
+
+/// A table as one thread loaded it, under the stamp it read first.
+struct ThreadCopy {
+    stamp: u64,
+    table: Arc<PolicyRates>,
+}
+
+impl PublishedRates {
+    /// Publishes `table` as the first table.
+    pub(crate) fn new(table: PolicyRates) -> PublishedRates {
+        PublishedRates {
+            table: ArcSwap::from_pointee(table),
+            stamp: AtomicU64::new(0),
+            copies: ThreadLocal::new(),
+        }
+    }
+
+    /// The table in force.
+    pub(crate) fn load_full(&self) -> Arc<PolicyRates> {
+        self.table.load_full()
+    }
+
+    /// Replaces the table in force; a thread's next decision uses the new one.
+    pub(crate) fn publish(&self, table: PolicyRates) {
+        self.table.store(Arc::new(table));
+        self.stamp.fetch_add(1, Ordering::Release);
+    }
+
+    /// Runs `f` with the table in force: the calling thread's copy when still current (no
+    /// locked instruction), else a fresh load that becomes its copy.
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(&PolicyRates) -> R) -> R {
+        let stamp = self.stamp.load(Ordering::Acquire);
+        let slot = self.copies.get_or(|| Cell::new(None));
+        // Taken out of the slot for `f` and put back after, rather than borrowed: a decision
+        // nested in `f` on this thread (a policy deciding through its own set) finds the slot
+        // empty and loads a table of its own, instead of panicking on a borrow.
+        let copy = match slot.take() {
+            Some(copy) if copy.stamp == stamp => copy,
+            _ => ThreadCopy {
+                stamp,
+                table: self.table.load_full(),
+            },
+        };
+        let result = f(&copy.table);
+        slot.set(Some(copy));
+        result
+    }
+}
+
 /// A rate clamped into `[0, 1]`, NaN as 0.
 pub(crate) fn clamp_rate(rate: f64) -> f64 {
     if rate.is_nan() {
@@ -150,5 +227,24 @@ mod tests {
         );
         r.clear_stratum_rates(1);
         assert_eq!(r.stratum_rate_count(1), 0);
+    }
+
+    fn with_multiplier(m: f64) -> PolicyRates {
+        let mut r = PolicyRates::new(1);
+        r.set_multiplier(0, m);
+        r
+    }
+
+    #[test]
+    fn a_decision_nested_in_one_on_the_same_thread_loads_its_own_table() {
+        let published = PublishedRates::new(with_multiplier(0.1));
+        let outer = published.with_current(|outer| {
+            published.publish(with_multiplier(0.2));
+            let inner = published.with_current(|inner| inner.multiplier(0));
+            assert_eq!(inner, 0.2, "published before the nested decision began");
+            outer.multiplier(0)
+        });
+        assert_eq!(outer, 0.1, "the outer decision finishes with its table");
+        assert_eq!(published.with_current(|r| r.multiplier(0)), 0.2);
     }
 }

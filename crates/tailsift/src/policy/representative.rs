@@ -23,12 +23,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use serde::Deserialize;
 
 use super::config::PolicyConfigError;
 use super::group::{GroupBy, GroupKey, GroupTable};
-use super::rates::{clamp_rate, PolicyRates};
+use super::rates::{clamp_rate, PolicyRates, PublishedRates};
 use super::stats::{StratumInterval, Volume};
 use super::Policy;
 use crate::span::Str;
@@ -130,7 +129,7 @@ impl Stratum {
 
 /// The controller's table, and this policy's index in it.
 struct ControllerSlot {
-    rates: Arc<ArcSwap<PolicyRates>>,
+    rates: Arc<PublishedRates>,
     index: usize,
 }
 
@@ -168,7 +167,7 @@ impl RepresentativePolicy {
     }
 
     /// Reads controller rates from `rates`, at position `index`.
-    pub(crate) fn attach(&mut self, rates: Arc<ArcSwap<PolicyRates>>, index: usize) {
+    pub(crate) fn attach(&mut self, rates: Arc<PublishedRates>, index: usize) {
         self.controller = Some(ControllerSlot { rates, index });
     }
 
@@ -193,7 +192,7 @@ impl RepresentativePolicy {
         self.group_by.is_root_operation()
     }
 
-    /// The verdict with the controller's table `rates` (loaded once per trace by the policy set)
+    /// The verdict with the controller's table `rates` (taken once per trace by the policy set)
     /// for a trace of `bytes` bytes whose stratum is `key` (from [`RepresentativePolicy::stratum`]).
     pub(crate) fn decide_with(
         &self,
@@ -259,9 +258,13 @@ impl Policy for RepresentativePolicy {
 
     fn evaluate(&self, trace: &TraceView<'_>) -> Result<Verdict, PolicyError> {
         let bytes = trace.bytes();
-        let rates = self.controller.as_ref().map(|c| c.rates.load());
         let key = self.stratum(trace);
-        Ok(self.decide_with(trace, rates.as_deref().map(|r| &**r), bytes, key))
+        Ok(match &self.controller {
+            Some(c) => c
+                .rates
+                .with_current(|rates| self.decide_with(trace, Some(rates), bytes, key)),
+            None => self.decide_with(trace, None, bytes, key),
+        })
     }
 }
 
@@ -359,8 +362,7 @@ mod tests {
         let mut rates = PolicyRates::new(1);
         rates.set_stratum_rate(0, key, 0.2);
         rates.set_multiplier(0, 0.5);
-        let table = Arc::new(ArcSwap::from_pointee(rates));
-        p.attach(table.clone(), 0);
+        p.attach(Arc::new(PublishedRates::new(rates)), 0);
         // First trace: the floor (1 per minute, 1 seen) gives 1.
         assert_eq!(rate_of(&p, &spans, Duration::ZERO), 1.0);
         for i in 1..100 {

@@ -1,7 +1,8 @@
 //! [`PolicySet`]: the operator's policies, as the engine's [`Decider`].
 //!
 //! Per ready trace the set:
-//! 1. loads the controller's rate table once (one atomic load; see [`PolicyRates`]);
+//! 1. takes the controller's rate table once (its thread's copy, reloaded only after a publish;
+//!    see [`PolicyRates`]);
 //! 2. attaches the latency baseline of the trace's group (root service + root name: p50, p95,
 //!    p99, as they were *before* this trace) to the view, when any policy may read it (latency,
 //!    CEL, WASM), so every kind sees the same numbers;
@@ -11,13 +12,16 @@
 //!    vetoes; otherwise kept iff the shared randomness passes the largest rate; otherwise
 //!    `default_keep`), which records every matching policy among the reasons;
 //! 5. counts per policy what it matched (its demand: `Keep` before rates) and what was kept with
-//!    it, in traces, spans and bytes, and adds the trace's duration to its group's baseline.
+//!    it, in traces, spans and bytes, in its thread's own counters (see [`super::stats`]), and
+//!    adds the trace's duration to its group's baseline.
 //!
 //! Controller hooks: [`PolicySet::rates`] / [`PolicySet::publish_rates`] (inbound rates, one
 //! atomic swap), [`PolicySet::drain_interval`] (per-interval counts, per-stratum counts for
 //! representative policies) and [`PolicySet::totals`] (since the set was built).
 //!
-//! The hot path takes no lock except the sharded ones of baselines and strata.
+//! The hot path takes no lock except the sharded ones of baselines and strata (and a
+//! `rate_limit` policy's token bucket). Reading the rates and counting execute no locked
+//! instruction; the `metrics` counters, in the recorder, may.
 //!
 //! Metrics (handles registered once, when the set is built):
 //!
@@ -31,19 +35,16 @@
 //! counters are one path per trace, and their tests need the whole set.)
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use metrics::{counter, Counter};
-use parking_lot::Mutex;
 
 use super::builders::{build, needs_baseline, Built, PolicyBuilders};
 use super::config::{OnError, PolicyConfig, PolicyConfigError};
 use super::group::{GroupBy, GroupKey};
-use super::rates::{clamp_rate, PolicyRates};
+use super::rates::{clamp_rate, PolicyRates, PublishedRates};
 use super::representative::RepresentativePolicy;
-use super::stats::{PolicyCounters, PolicyInterval, PolicyTotals, Volume, VolumeCounter};
+use super::stats::{PolicyInterval, PolicyTotals, SetCounters, Volume};
 use super::{Decider, Policy};
 use crate::sketch::{BaselineConfig, GroupedSketches};
 use crate::span::Str;
@@ -55,11 +56,10 @@ pub struct PolicySet {
     entries: Vec<Entry>,
     default_keep: bool,
     baseline: Option<SharedBaseline>,
-    rates: Arc<ArcSwap<PolicyRates>>,
-    /// Counts moved out of the interval counters by earlier drains, per policy.
-    drained: Mutex<Vec<Totals>>,
-    /// Every kept trace once (whichever policies kept it, or the default).
-    kept: VolumeCounter,
+    rates: Arc<PublishedRates>,
+    /// Per policy, what it matched and kept; and every kept trace once (whichever policies kept
+    /// it, or the default).
+    counters: SetCounters,
     /// Root service + root name: the baseline's groups and the default strata.
     root_operation: GroupBy,
 }
@@ -79,17 +79,9 @@ struct Entry {
     kind: &'static str,
     eval: Eval,
     on_error: OnError,
-    counters: PolicyCounters,
     matched_metric: Counter,
     kept_metric: Counter,
     errors_metric: Counter,
-}
-
-#[derive(Clone, Copy, Default)]
-struct Totals {
-    matched: Volume,
-    kept: Volume,
-    errors: u64,
 }
 
 impl Entry {
@@ -103,7 +95,6 @@ impl Entry {
             kind,
             eval,
             on_error,
-            counters: PolicyCounters::default(),
         }
     }
 }
@@ -183,7 +174,7 @@ impl PolicySet {
                 sketches: reuse.unwrap_or_else(|| Arc::new(GroupedSketches::new(shared))),
                 group_by: GroupBy::root_operation(),
             });
-        let rates = Arc::new(ArcSwap::from_pointee(PolicyRates::new(configs.len())));
+        let rates = Arc::new(PublishedRates::new(PolicyRates::new(configs.len())));
         let mut entries = Vec::with_capacity(configs.len());
         for (i, c) in configs.iter().enumerate() {
             let eval = match build(c, builders, baseline.as_ref().map(|b| &b.sketches))? {
@@ -217,7 +208,7 @@ impl PolicySet {
                 )
             })
             .collect::<Vec<_>>();
-        let rates = Arc::new(ArcSwap::from_pointee(PolicyRates::new(entries.len())));
+        let rates = Arc::new(PublishedRates::new(PolicyRates::new(entries.len())));
         let baseline = Some(SharedBaseline {
             sketches: Arc::new(GroupedSketches::new(BaselineConfig::default())),
             group_by: GroupBy::root_operation(),
@@ -229,11 +220,10 @@ impl PolicySet {
         entries: Vec<Entry>,
         default_keep: bool,
         baseline: Option<SharedBaseline>,
-        rates: Arc<ArcSwap<PolicyRates>>,
+        rates: Arc<PublishedRates>,
     ) -> PolicySet {
         PolicySet {
-            drained: Mutex::new(vec![Totals::default(); entries.len()]),
-            kept: VolumeCounter::default(),
+            counters: SetCounters::new(entries.len()),
             root_operation: GroupBy::root_operation(),
             entries,
             default_keep,
@@ -283,42 +273,33 @@ impl PolicySet {
     }
 
     /// Publishes a new rate table (one atomic swap; decisions in flight finish with the old
-    /// one). A table of the wrong length is padded with defaults or cut to the set's length.
+    /// one, and every decision started after this returns uses the new one). A table of the
+    /// wrong length is padded with defaults or cut to the set's length.
     pub fn publish_rates(&self, mut rates: PolicyRates) {
         rates.resize(self.entries.len());
-        self.rates.store(Arc::new(rates));
+        self.rates.publish(rates);
     }
 
-    /// Each policy's counts since the last drain (in evaluation order), resetting them: what a
-    /// controller reads once per interval. Counts landing during the drain go to the next one.
+    /// Each policy's counts since the last drain (in evaluation order), starting the next
+    /// interval: what a controller reads once per interval. Counts landing during the drain go
+    /// to the next one.
     pub fn drain_interval(&self) -> Vec<PolicyInterval> {
-        let mut drained = self.drained.lock();
         self.entries
             .iter()
+            .zip(self.counters.drain_interval())
             .enumerate()
-            .map(|(index, e)| {
-                let matched = e.counters.matched.take();
-                let first = e.counters.first.take();
-                let kept = e.counters.kept.take();
-                let errors = e.counters.errors.swap(0, Ordering::Relaxed);
-                if let Some(t) = drained.get_mut(index) {
-                    t.matched += matched;
-                    t.kept += kept;
-                    t.errors += errors;
-                }
-                PolicyInterval {
-                    index,
-                    name: e.name.clone(),
-                    kind: e.kind,
-                    matched,
-                    first,
-                    kept,
-                    errors,
-                    strata: match &e.eval {
-                        Eval::Representative(r) => r.drain_strata(),
-                        Eval::Dyn(_) => Vec::new(),
-                    },
-                }
+            .map(|(index, (e, counts))| PolicyInterval {
+                index,
+                name: e.name.clone(),
+                kind: e.kind,
+                matched: counts.matched,
+                first: counts.first,
+                kept: counts.kept,
+                errors: counts.errors,
+                strata: match &e.eval {
+                    Eval::Representative(r) => r.drain_strata(),
+                    Eval::Dyn(_) => Vec::new(),
+                },
             })
             .collect()
     }
@@ -326,7 +307,7 @@ impl PolicySet {
     /// Every trace kept since the last call, counted once whichever policies kept it: the
     /// controller's measure of kept output.
     pub fn take_kept(&self) -> Volume {
-        self.kept.take()
+        self.counters.take_kept()
     }
 
     /// Each policy's first-match demand so far in the current interval, without draining: what
@@ -337,7 +318,7 @@ impl PolicySet {
 
     /// [`PolicySet::peek_first`], without collecting (no allocation).
     pub fn peek_first_each(&self) -> impl ExactSizeIterator<Item = Volume> + '_ {
-        self.entries.iter().map(|e| e.counters.first.peek())
+        (0..self.entries.len()).map(|i| self.counters.peek_first(i))
     }
 
     /// Decides `trace` exactly as [`Decider::decide`] does — counting, learning baselines and
@@ -375,22 +356,15 @@ impl PolicySet {
 
     /// Each policy's counts since the set was built (for reports: kept by policy).
     pub fn totals(&self) -> Vec<PolicyTotals> {
-        let drained = self.drained.lock();
         self.entries
             .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let mut t = drained.get(i).copied().unwrap_or_default();
-                t.matched += e.counters.matched.peek();
-                t.kept += e.counters.kept.peek();
-                t.errors += e.counters.errors.load(Ordering::Relaxed);
-                PolicyTotals {
-                    name: e.name.clone(),
-                    kind: e.kind,
-                    matched: t.matched,
-                    kept: t.kept,
-                    errors: t.errors,
-                }
+            .zip(self.counters.totals())
+            .map(|(e, t)| PolicyTotals {
+                name: e.name.clone(),
+                kind: e.kind,
+                matched: t.matched,
+                kept: t.kept,
+                errors: t.errors,
             })
             .collect()
     }
@@ -471,9 +445,20 @@ impl PolicySet {
     fn evaluate(
         &self,
         trace: &mut TraceView<'_>,
+        explain: Option<&mut Vec<(Verdict, Option<String>)>>,
+    ) -> Outcome {
+        self.rates
+            .with_current(|rates| self.evaluate_with(rates, trace, explain))
+    }
+
+    /// [`PolicySet::evaluate`] with the rate table `rates`.
+    fn evaluate_with(
+        &self,
+        rates: &PolicyRates,
+        trace: &mut TraceView<'_>,
         mut explain: Option<&mut Vec<(Verdict, Option<String>)>>,
     ) -> Outcome {
-        let rates = self.rates.load();
+        let counters = self.counters.local();
         let now = trace.now();
         // The root operation's key, computed at most once per trace: the baseline's group and
         // the stratum of representative policies grouped by default.
@@ -488,7 +473,7 @@ impl PolicySet {
         let mut combiner = Combiner::default();
         let mut matched = Matched::new(self.entries.len());
         let mut first_seen = false;
-        for (i, e) in self.entries.iter().enumerate() {
+        for (i, (e, c)) in self.entries.iter().zip(&counters.policies).enumerate() {
             let multiplier = rates.multiplier(i);
             let result = match &e.eval {
                 // Representative applies its multiplier itself, under its stratum floor.
@@ -498,14 +483,14 @@ impl PolicySet {
                     } else {
                         r.stratum(trace)
                     };
-                    Ok(r.decide_with(trace, Some(&rates), trace.bytes(), key))
+                    Ok(r.decide_with(trace, Some(rates), trace.bytes(), key))
                 }
                 Eval::Dyn(p) => p.evaluate(trace).map(|v| scale(v, multiplier)),
             };
             let (verdict, error) = match result {
                 Ok(v) => (v, None),
                 Err(err) => {
-                    e.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    c.add_error();
                     e.errors_metric.increment(1);
                     tracing::debug!(policy = %e.name, error = %err, "policy failed; using its on_error verdict");
                     (
@@ -517,10 +502,10 @@ impl PolicySet {
             if matches!(verdict, Verdict::Keep { .. }) {
                 matched.set(i);
                 let volume = Volume::trace(spans, trace.bytes());
-                e.counters.matched.add(volume);
+                c.matched.add(volume);
                 if !first_seen {
                     first_seen = true;
-                    e.counters.first.add(volume);
+                    c.first.add(volume);
                 }
                 e.matched_metric.increment(1);
             }
@@ -532,10 +517,10 @@ impl PolicySet {
         let outcome = combiner.finish(trace.randomness(), self.default_keep);
         if outcome.keep {
             let volume = Volume::trace(spans, trace.bytes());
-            self.kept.add(volume);
-            for (i, e) in self.entries.iter().enumerate() {
+            counters.kept.add(volume);
+            for (i, (e, c)) in self.entries.iter().zip(&counters.policies).enumerate() {
                 if matched.get(i) {
-                    e.counters.kept.add(volume);
+                    c.kept.add(volume);
                     e.kept_metric.increment(1);
                 }
             }

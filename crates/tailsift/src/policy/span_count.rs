@@ -57,7 +57,7 @@ impl SpanCountPolicy {
     pub fn new(name: &str, config: &SpanCountConfig) -> Result<SpanCountPolicy, PolicyConfigError> {
         config.validate(name)?;
         Ok(SpanCountPolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             min: config.min.unwrap_or(0),
             max: config.max.unwrap_or(u64::MAX),
         })

@@ -73,7 +73,7 @@ impl StatusCodePolicy {
         config: &StatusCodeConfig,
     ) -> Result<StatusCodePolicy, PolicyConfigError> {
         Ok(StatusCodePolicy {
-            name: Str::from(name),
+            name: super::name_str(name),
             codes: config.codes(name)?,
         })
     }
