@@ -67,18 +67,23 @@ pub(crate) struct SharedReasons {
 const SHARED_REASONS: usize = 8;
 
 impl SharedReasons {
-    /// `reasons`, as a shared list.
+    /// `reasons`, as a shared list. The vector goes back to the thread's decisions
+    /// ([`crate::verdict::recycle_reasons`]).
     pub fn share(&mut self, reasons: Vec<Str>) -> Arc<[Str]> {
-        if let Some(found) = self.recent.iter().find(|r| ***r == *reasons) {
-            return found.clone();
-        }
-        let shared: Arc<[Str]> = Arc::from(reasons);
-        if self.recent.len() < SHARED_REASONS {
-            self.recent.push(shared.clone());
-        } else {
-            self.recent[self.next] = shared.clone();
-            self.next = (self.next + 1) % SHARED_REASONS;
-        }
+        let shared = match self.recent.iter().find(|r| ***r == *reasons) {
+            Some(found) => found.clone(),
+            None => {
+                let shared: Arc<[Str]> = Arc::from(reasons.as_slice());
+                if self.recent.len() < SHARED_REASONS {
+                    self.recent.push(shared.clone());
+                } else {
+                    self.recent[self.next] = shared.clone();
+                    self.next = (self.next + 1) % SHARED_REASONS;
+                }
+                shared
+            }
+        };
+        crate::verdict::recycle_reasons(reasons);
         shared
     }
 }

@@ -10,6 +10,8 @@
 //! `p_i` is kept iff it would be kept at `max(p_i)`: it is kept with probability `max(p_i)`, and
 //! its adjusted count `1 / max(p_i)` makes downstream counts unbiased.
 
+use std::cell::Cell;
+
 use crate::span::Str;
 
 /// The number of distinct randomness values: 2^56.
@@ -127,7 +129,7 @@ pub fn combine<I>(randomness: u64, verdicts: I, default_keep: bool) -> Outcome
 where
     I: IntoIterator<Item = Verdict>,
 {
-    let mut combiner = Combiner::default();
+    let mut combiner = Combiner::new();
     for verdict in verdicts {
         combiner.add(verdict);
     }
@@ -136,6 +138,10 @@ where
 
 /// [`combine`], one verdict at a time: a caller that produces verdicts in order hands each over
 /// as it comes (its reason moved, not cloned) instead of collecting them first.
+///
+/// Its reasons vector is the thread's spare one when there is one ([`recycle_reasons`]): the
+/// engine gives each outcome's vector back once it has shared the list, so a decision does not
+/// allocate one.
 #[derive(Debug, Default)]
 pub(crate) struct Combiner {
     reasons: Vec<Str>,
@@ -143,7 +149,31 @@ pub(crate) struct Combiner {
     min_threshold: Option<u64>,
 }
 
+/// Spare reasons vectors up to this capacity are kept for the next decision.
+const MAX_SPARE_REASONS: usize = 16;
+
+thread_local! {
+    /// An outcome's reasons vector, emptied, for the next combiner on this thread.
+    static SPARE_REASONS: Cell<Vec<Str>> = const { Cell::new(Vec::new()) };
+}
+
+/// Gives an outcome's reasons vector back (emptied) for the next [`Combiner`] on this thread.
+pub(crate) fn recycle_reasons(mut reasons: Vec<Str>) {
+    reasons.clear();
+    if reasons.capacity() <= MAX_SPARE_REASONS {
+        SPARE_REASONS.set(reasons);
+    }
+}
+
 impl Combiner {
+    /// A combiner with no verdicts yet.
+    pub(crate) fn new() -> Combiner {
+        Combiner {
+            reasons: SPARE_REASONS.take(),
+            ..Combiner::default()
+        }
+    }
+
     /// Adds the next verdict in configured order.
     pub(crate) fn add(&mut self, verdict: Verdict) {
         match verdict {
@@ -205,6 +235,16 @@ mod tests {
         assert_eq!(th_value(threshold_for_rate(0.25)), "c");
         assert_eq!(th_value(0), "0");
         assert!((rate_for_threshold(threshold_for_rate(0.1)) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_recycled_reasons_vector_serves_the_next_decision_empty() {
+        let first = combine(0, [Verdict::keep("a"), Verdict::keep("b")], false);
+        let allocation = first.reasons.as_ptr();
+        recycle_reasons(first.reasons);
+        let second = combine(0, [Verdict::keep("c")], false);
+        assert_eq!(second.reasons, vec![Str::from("c")]);
+        assert_eq!(second.reasons.as_ptr(), allocation, "no new allocation");
     }
 
     #[test]

@@ -470,7 +470,7 @@ impl PolicySet {
         }
         let trace: &TraceView<'_> = trace;
         let spans = trace.spans().len() as u64;
-        let mut combiner = Combiner::default();
+        let mut combiner = Combiner::new();
         let mut matched = Matched::new(self.entries.len());
         let mut first_seen = false;
         for (i, (e, c)) in self.entries.iter().zip(&counters.policies).enumerate() {
