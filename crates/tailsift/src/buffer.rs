@@ -13,7 +13,10 @@
 //!   the clock in one order and take the shard lock in the other; an entry due before the back
 //!   one is queued at the back's due time, so it is decided at most that inversion late, never
 //!   early.) A popped entry whose trace got a span since is skipped: that span's own entry is
-//!   further back.
+//!   further back. The cost: a 24-byte entry per span that arrives after its trace's root (a run
+//!   of one trace's spans at the back shares one), each popped a grace after it arrived, where
+//!   the heap re-queued a trace once when it found it not yet quiet. Roots usually end, and so
+//!   arrive, last.
 //!
 //! Entries of traces decided by another route go stale; each entry carries the trace's
 //! generation number, and a stale entry is skipped when popped.
