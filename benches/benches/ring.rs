@@ -54,6 +54,10 @@ fn routing(c: &mut Criterion) {
         build.bench_function(format!("add_{owners}_owners"), |b| {
             b.iter(|| ring_of(black_box(owners)))
         });
+        // What `Engine::build` does: every owner at once, one rebuild.
+        build.bench_function(format!("from_owners_{owners}"), |b| {
+            b.iter(|| Ring::from_owners((0..black_box(owners)).map(|i| (i, 1))))
+        });
     }
     build.finish();
 }
