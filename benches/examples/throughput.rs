@@ -148,6 +148,12 @@ fn main() -> ExitCode {
                     growth.sizes.1,
                     ratios.join(" ")
                 );
+                let runs: Vec<String> = growth
+                    .pairs
+                    .iter()
+                    .map(|(small, large)| format!("{:.2}/{:.2}", small / 1e6, large / 1e6))
+                    .collect();
+                println!("pairs (M spans/s, small/large): {}", runs.join(" "));
                 let (small_first, large_first) = growth.ratios_by_order();
                 println!(
                     "median ratio of pairs run small size first {small_first:.3}, \
