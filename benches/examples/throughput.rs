@@ -6,6 +6,7 @@
 //!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
 //!     [--max-spans N] [--no-surge] [--poll-every-ms N]
 //! cargo run --release --example throughput -- --workload anchor --growth PAIRS
+//!     [--input built|warm|early]
 //! ```
 //!
 //! Prints spans/s, allocations and retained bytes per buffered span, peak RSS and decision
@@ -15,12 +16,14 @@
 //!
 //! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6
 //! never-complete traces buffered first (`harness::growth`), and prints each pair's ratio and
-//! their geometric mean.
+//! their geometric mean. `--input` says where the prebuilt traffic stands when the clock starts
+//! (`harness::InputState`): built just before the run (the default), read once more after the
+//! prefill (`warm`), or built for every run before the first (`early`).
 
 use std::process::ExitCode;
 
 use tailsift_benches::counting::CountingAlloc;
-use tailsift_benches::harness::{growth, run, Options, WorkloadKind};
+use tailsift_benches::harness::{growth, run, InputState, Options, WorkloadKind};
 use tailsift_benches::workloads::PolicyForm;
 
 #[global_allocator]
@@ -29,7 +32,7 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
 [--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
 [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N] \
-[--growth PAIRS]";
+[--growth PAIRS] [--input built|warm|early]";
 
 /// The growth figure's two sizes: traces buffered before the timed part.
 const GROWTH_SIZES: (usize, usize) = (10_000, 1_000_000);
@@ -50,6 +53,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     let mut surge = true;
     let mut poll_every = None;
     let mut growth_pairs = None;
+    let mut input = InputState::Built;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -89,6 +93,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
                 ))
             }
             "--growth" => growth_pairs = Some(number("--growth", value("--growth")?)? as usize),
+            "--input" => input = InputState::from_name(&value("--input")?)?,
             "--help" | "-h" => return Err(USAGE.to_string()),
             // `cargo bench` passes `--bench`; ignore it.
             "--bench" => {}
@@ -108,6 +113,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     options.max_spans = max_spans;
     options.surge = surge;
     options.poll_every = poll_every;
+    options.input = input;
     if let Some(s) = pace_seconds {
         options.pace_seconds = s;
     }

@@ -3,7 +3,9 @@
 //! # What one run measures
 //!
 //! 1. **Throughput** (`runs` timed repetitions, median reported). The workload's batches are
-//!    built before the clock starts (the traffic generator is not timed). A fresh engine, with a
+//!    built before the clock starts (the traffic generator is not timed): just before each
+//!    run, or as `input` says ([`InputState`]: read again after a prefill, or built for every
+//!    run before the first). A fresh engine, with a
 //!    [`ManualClock`], its policy set and a sink that counts and drops, is fed every batch with
 //!    `ingest` from `threads` threads, which claim batches in order from a shared cursor. Polls
 //!    happen as early as the engine allows:
@@ -121,6 +123,35 @@ pub struct Options {
     /// With `pace`: poll from a loop that sleeps this long after each poll, instead of the
     /// library's [`Driver`]. Default `None` (the driver, `DriverConfig::default()`).
     pub poll_every: Option<Duration>,
+    /// Where the prebuilt traffic stands when the clock starts. Default [`InputState::Built`].
+    pub input: InputState,
+}
+
+/// Where a timed run's prebuilt traffic stands in memory when the clock starts. It matters
+/// for the growth figures: a prefill of a million traces between building the traffic and
+/// timing it evicts the traffic from the caches, a prefill of ten thousand does not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputState {
+    /// Built just before the run's engine and prefill (the default).
+    #[default]
+    Built,
+    /// Read once more after the prefill: in cache, as a collector's freshly decoded batch is.
+    Warm,
+    /// Every timed run's traffic built before the first run: out of cache, and laid out in a
+    /// heap no engine has used yet, whatever the prefill.
+    Early,
+}
+
+impl InputState {
+    /// The state named `name` (`built`, `warm` or `early`).
+    pub fn from_name(name: &str) -> Result<InputState, String> {
+        match name {
+            "built" => Ok(InputState::Built),
+            "warm" => Ok(InputState::Warm),
+            "early" => Ok(InputState::Early),
+            other => Err(format!("--input takes built, warm or early, got {other:?}")),
+        }
+    }
 }
 
 impl Options {
@@ -140,6 +171,7 @@ impl Options {
             max_spans: None,
             surge: true,
             poll_every: None,
+            input: InputState::Built,
         }
     }
 
@@ -818,6 +850,16 @@ fn run_once(
     if options.prefill_traces > 0 {
         prefill(runner.engine(), options.prefill_traces);
     }
+    if options.input == InputState::Warm {
+        // Every span and its attributes read once (the size estimate touches both).
+        let read: usize = prepared
+            .steps
+            .iter()
+            .filter_map(|step| step.spans.lock().ok())
+            .map(|spans| spans.iter().map(Span::size_estimate).sum::<usize>())
+            .sum();
+        std::hint::black_box(read);
+    }
     let wait = runner.engine().config().buffer.decision_wait;
     let grace = runner.engine().config().buffer.completion_grace;
     let cursor = AtomicUsize::new(0);
@@ -1190,12 +1232,22 @@ pub fn growth(
     pairs: usize,
 ) -> Result<Growth, HarnessError> {
     let grace = engine_config().buffer.completion_grace;
-    let one = |prefill: usize| -> Result<f64, HarnessError> {
+    let runs = 2 * pairs.max(1);
+    let mut early = Vec::new();
+    if options.input == InputState::Early {
+        for _ in 0..runs {
+            early.push(prepare(options, grace)?);
+        }
+    }
+    let mut one = |prefill: usize| -> Result<f64, HarnessError> {
         let options = Options {
             prefill_traces: prefill,
             ..options.clone()
         };
-        let prepared = prepare(&options, grace)?;
+        let prepared = match early.pop() {
+            Some(prepared) => prepared,
+            None => prepare(&options, grace)?,
+        };
         let spans = prepared.spans;
         counting::set_enabled(false);
         let outcome = run_once(&options, prepared, Arc::new(CountingSink::default()));
@@ -1242,8 +1294,19 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         options.runs.max(1)
     };
     let mut peak = 0;
+    // With `InputState::Early`, every run's traffic now, in the order the runs take it.
+    let mut early = Vec::new();
+    if options.input == InputState::Early {
+        for _ in 0..runs {
+            early.push(prepare(options, grace)?);
+        }
+        early.reverse();
+    }
     for _ in 0..runs {
-        let prepared = prepare(options, grace)?;
+        let prepared = match early.pop() {
+            Some(prepared) => prepared,
+            None => prepare(options, grace)?,
+        };
         report.spans = prepared.spans;
         counting::set_enabled(false);
         reset_peak_rss();
