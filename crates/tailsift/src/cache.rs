@@ -115,9 +115,9 @@ fn place(fingerprint: u64) -> u64 {
 struct Generations {
     /// The current generation's parity (0 or [`PARITY`]).
     parity: u64,
-    /// Marks in the current and the previous generation.
+    /// Marks in the current generation (the previous one's are counted when the pass that
+    /// forgets them removes them).
     current: usize,
-    previous: usize,
     /// Marks a generation holds before the next one starts.
     capacity: usize,
 }
@@ -127,7 +127,6 @@ impl Generations {
         Generations {
             parity: 0,
             current: 0,
-            previous: 0,
             capacity,
         }
     }
@@ -221,8 +220,6 @@ impl DecisionCache {
             let was = self.generations(old_kind);
             if old & PARITY == was.parity {
                 was.current = was.current.saturating_sub(1);
-            } else {
-                was.previous = was.previous.saturating_sub(1);
             }
             if old_kind != tag & KEPT {
                 self.kept_entries.remove(&place(fp));
@@ -235,7 +232,6 @@ impl DecisionCache {
     fn rotate(&mut self, kind: u64) {
         let g = self.generations(kind);
         let forget = kind | (g.parity ^ PARITY);
-        g.previous = g.current;
         g.current = 0;
         g.parity ^= PARITY;
         let mut forgotten = 0;
