@@ -296,22 +296,27 @@ impl Shard {
 
     /// Takes a trace out of the table; its spans stay in the store until [`Shard::gather`]
     /// (under the same lock hold).
-    fn take(&mut self, hash: u64, generation: u64, mut flags: TraceFlags) -> Option<ReadyTrace> {
+    fn take(&mut self, hash: u64, generation: u64, flags: TraceFlags) -> Option<ReadyTrace> {
         let entry = self
             .traces
             .find_entry(hash, |e| e.generation == generation)
             .ok()?;
         let (trace, _) = entry.remove();
+        Some(self.taken(hash, trace, flags))
+    }
+
+    /// The bookkeeping of a trace just removed from the table.
+    fn taken(&mut self, hash: u64, trace: TraceEntry, mut flags: TraceFlags) -> ReadyTrace {
         self.bytes -= trace.bytes;
         flags.incomplete = !trace.root_seen;
-        Some(ReadyTrace {
+        ReadyTrace {
             trace_id: trace.trace_id,
             hash,
             spans: trace.spans,
             bytes: trace.bytes,
             first_seen: Duration::from_nanos(trace.first_seen),
             flags,
-        })
+        }
     }
 
     /// Takes up to `limit` traces that are due at `now`: complete ones first, then those that
@@ -332,16 +337,13 @@ impl Shard {
             else {
                 break;
             };
-            let Some(last_seen) = self
-                .traces
-                .find(hash, |e| e.generation == generation)
-                .map(|e| e.last_seen)
-            else {
+            let Ok(entry) = self.traces.find_entry(hash, |e| e.generation == generation) else {
                 continue;
             };
             // Not quiet yet: the entry of the span that arrived since is further back.
-            if last_seen.saturating_add(grace) <= now {
-                out.extend(self.take(hash, generation, TraceFlags::default()));
+            if entry.get().last_seen.saturating_add(grace) <= now {
+                let (trace, _) = entry.remove();
+                out.push(self.taken(hash, trace, TraceFlags::default()));
             }
         }
         while out.len() < limit {
