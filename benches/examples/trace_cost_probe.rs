@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The measured rounds are the function `trace_cost_probe::timed`, so that `valgrind
-//! --tool=callgrind --toggle-collect=trace_cost_probe::timed` counts them alone. The warm-up
+//! --tool=callgrind --toggle-collect=trace_cost_probe::timed` counts them alone (and `perf
+//! stat` too, with `TAILSIFT_PERF_CTL`: see `tailsift_benches::perf_ctl`). The warm-up
 //! brings the engine to its steady state: tables and queues grown, the decision cache full and
 //! rotating. Each round's traces have new ids. It prints nanoseconds per span (one
 //! measurement: the `decide` bench's `end_to_end_by_trace_size*` groups are the benchmark).
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tailsift::{Engine, ManualClock, Span, TraceId};
+use tailsift_benches::perf_ctl::PerfControl;
 use tailsift_benches::workloads::{anchor_policy_set, engine_config, SpanFactory};
 
 const USAGE: &str = "usage: trace_cost_probe SPANS_PER_TRACE WARM_ROUNDS ROUNDS";
@@ -99,9 +101,16 @@ fn main() -> ExitCode {
     feed(&engine, &clock, warm_up);
     let measured = build(rounds);
     let spans = measured.iter().flatten().map(Vec::len).sum::<usize>();
+    let mut perf = PerfControl::from_env();
+    if let Some(perf) = perf.as_mut() {
+        perf.enable();
+    }
     let started = Instant::now();
     timed(&engine, &clock, measured);
     let elapsed = started.elapsed();
+    if let Some(perf) = perf.as_mut() {
+        perf.disable();
+    }
     println!(
         "{n} spans per trace, {warm} warm-up rounds, {rounds} rounds: {:.1} ns/span",
         elapsed.as_nanos() as f64 / spans.max(1) as f64
