@@ -4,7 +4,8 @@
 //! Every new trace asks it, and almost every answer is "never seen", so that answer must cost one
 //! probe. Every remembered decision, kept or dropped, is therefore a **mark** in one table: the
 //! trace id's 64-bit xxh3 hash (already computed for routing), whose two lowest bits are replaced
-//! by the decision's kind and its generation's parity: 8 bytes and a control byte an entry. The
+//! by the decision's kind and its generation's parity: an 8-byte slot of a table at most 3/4
+//! full (see [`marks`]: the engine prefetches a trace's slot before it asks or marks). The
 //! 62 bits left make a false "seen" for a new trace practically impossible (about n / 2^62,
 //! which a 32-bit fingerprint would not be: one new trace in a few thousand with millions of
 //! entries). Kept traces also need their reasons and adjusted count, so late spans are forwarded
@@ -19,9 +20,13 @@
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashMap;
 
 use crate::span::{Str, TraceId};
+
+mod marks;
+
+use marks::MarkTable;
 
 /// A hasher for keys that are already xxh3 hashes: passes the value through.
 #[derive(Default)]
@@ -100,13 +105,18 @@ const PARITY: u64 = 0b01;
 const KEPT: u64 = 0b10;
 const TAG: u64 = PARITY | KEPT;
 
-/// A hash with its tag bits cleared: what marks are matched by.
+/// A hash with its tag bits cleared: what marks are matched by. Never zero (an empty slot of
+/// the table): the one hash whose 62 bits are all zero shares a fingerprint with `0b100`.
 fn fingerprint(hash: u64) -> u64 {
-    hash & !TAG
+    match hash & !TAG {
+        0 => TAG + 1,
+        fp => fp,
+    }
 }
 
-/// Where a fingerprint goes in the table: its 62 bits rotated so that every bit of the table's
-/// hash carries some (the table takes its bucket from the low bits and a tag from the high).
+/// Where a fingerprint goes in the map of kept entries: its 62 bits rotated so that every bit
+/// of the map's hash carries some (the map takes its bucket from the low bits and a tag from
+/// the high).
 fn place(fingerprint: u64) -> u64 {
     (fingerprint >> 2) | (fingerprint << 60)
 }
@@ -135,7 +145,7 @@ impl Generations {
 /// The per-shard decision cache.
 pub(crate) struct DecisionCache {
     /// One mark per remembered decision (see the module's doc).
-    marks: HashTable<u64>,
+    marks: MarkTable,
     /// The metadata of kept decisions, by fingerprint, with their generation's parity.
     /// (Keyed by the fingerprint's [`place`], so that the pass-through hasher gets every bit.)
     kept_entries: HashMap<u64, (KeptEntry, u64), PassThroughBuild>,
@@ -150,7 +160,7 @@ impl DecisionCache {
     /// two generations of half that size).
     pub fn new(kept: usize, dropped: usize) -> DecisionCache {
         DecisionCache {
-            marks: HashTable::new(),
+            marks: MarkTable::new(),
             kept_entries: HashMap::default(),
             kept: Generations::new(kept.div_ceil(2).max(1)),
             dropped: Generations::new(dropped.div_ceil(2).max(1)),
@@ -158,9 +168,17 @@ impl DecisionCache {
         }
     }
 
+    /// Starts loading what [`DecisionCache::get`] or a decision's insert of `hash` will read
+    /// first, so that work done in between hides the wait for memory (the table is too large to
+    /// stay in the CPU's caches). A hint only.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        self.marks.prefetch(fingerprint(hash));
+    }
+
     pub fn get(&self, hash: u64, trace_id: &TraceId) -> Option<Cached<'_>> {
         let fp = fingerprint(hash);
-        let mark = *self.marks.find(place(fp), |&m| fingerprint(m) == fp)?;
+        let mark = self.marks.get(fp, fingerprint)?;
         if mark & KEPT == 0 {
             return Some(Cached::Dropped);
         }
@@ -202,20 +220,7 @@ impl DecisionCache {
     /// (decided again after a late span found no mark, or a fingerprint shared by two traces)
     /// moves to the new mark, and out of the generation that counted it.
     fn mark(&mut self, fp: u64, tag: u64) {
-        let old = match self.marks.entry(
-            place(fp),
-            |&m| fingerprint(m) == fp,
-            |&m| place(fingerprint(m)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => {
-                Some(std::mem::replace(o.get_mut(), fp | tag))
-            }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(fp | tag);
-                None
-            }
-        };
-        if let Some(old) = old {
+        if let Some(old) = self.marks.set(fp, fp | tag, fingerprint) {
             let old_kind = old & KEPT;
             let was = self.generations(old_kind);
             if old & PARITY == was.parity {
@@ -234,12 +239,7 @@ impl DecisionCache {
         let forget = kind | (g.parity ^ PARITY);
         g.current = 0;
         g.parity ^= PARITY;
-        let mut forgotten = 0;
-        self.marks.retain(|m| {
-            let keep = *m & TAG != forget;
-            forgotten += u64::from(!keep);
-            keep
-        });
+        let forgotten = self.marks.retain(|m| m & TAG != forget, fingerprint);
         if kind == KEPT {
             let parity = forget & PARITY;
             self.kept_entries.retain(|_, (_, p)| *p != parity);
@@ -250,8 +250,7 @@ impl DecisionCache {
     /// Bytes held (table allocations, not counting the reasons they share).
     pub fn memory_bytes(&self) -> usize {
         let kept_slot = std::mem::size_of::<(u64, (KeptEntry, u64))>() + 1;
-        let mark_slot = std::mem::size_of::<u64>() + 1;
-        self.marks.capacity() * mark_slot + self.kept_entries.capacity() * kept_slot
+        self.marks.memory_bytes() + self.kept_entries.capacity() * kept_slot
     }
 }
 

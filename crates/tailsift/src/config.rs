@@ -69,7 +69,8 @@ pub struct DecisionCacheConfig {
     /// Kept decisions remembered, over all shards (about 60 bytes each plus shared reasons).
     /// Default 100,000.
     pub kept_entries: usize,
-    /// Dropped decisions remembered, over all shards (about 9 bytes each). Default 1,000,000.
+    /// Dropped decisions remembered, over all shards (11 to 22 bytes each, as the table fills).
+    /// Default 1,000,000.
     pub dropped_entries: usize,
 }
 

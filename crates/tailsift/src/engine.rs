@@ -303,6 +303,11 @@ pub struct Engine {
 /// feeding thread queued behind it (`docs/BENCHMARKS.md`, decision latency under load).
 const DECIDE_CHUNK: usize = 32;
 
+/// How many spans ahead ingest prefetches the decision cache's slot of a span's trace: far
+/// enough for the load to arrive (a few hundred cycles of offering spans), near enough to stay
+/// in cache until used.
+const CACHE_PREFETCH_AHEAD: usize = 8;
+
 /// Buffer gauges summed over shards, and the earliest due time, each read while its shard was
 /// locked anyway.
 #[derive(Default)]
@@ -388,7 +393,13 @@ impl Engine {
                     .add(RejectReason::ShutDown, members.len() as u64);
                 continue;
             }
-            for &i in &scratch.order[members] {
+            let order = &scratch.order[members];
+            for (p, &i) in order.iter().enumerate() {
+                // A span of a new trace asks the decision cache, a miss to memory when it is
+                // full: start loading that a few spans ahead.
+                if let Some(&ahead) = order.get(p + CACHE_PREFETCH_AHEAD) {
+                    shard.cache.prefetch(scratch.routes[ahead as usize].hash);
+                }
                 let i = i as usize;
                 let Some(span) = slots.get(i) else { continue };
                 let Route { hash, size, .. } = scratch.routes[i];
@@ -632,6 +643,8 @@ impl Engine {
         } = trace;
         let mut spans = scratch.span_vector(list.len());
         shard.gather_sorted(list, &mut spans, &mut scratch.sort_keys);
+        // The decision is marked in the cache below: its slot loads while the policies run.
+        shard.cache.prefetch(hash);
         let outcome = {
             let mut view = TraceView::new(trace_id, &spans, flags, now).with_bytes(bytes as u64);
             let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

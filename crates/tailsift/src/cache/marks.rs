@@ -1,0 +1,259 @@
+//! The decision cache's table of marks: open addressing with linear probing over one array of
+//! `u64`, where `0` is an empty slot.
+//!
+//! Why not a `hashbrown` table, as everywhere else: the cache is the one structure every new
+//! trace probes that is too large to stay in the CPU's caches (2 MiB or more per shard when
+//! full), so its probe is a miss to memory. Here a slot's address follows from the hash alone,
+//! so the engine can [`MarkTable::prefetch`] it while it does other work (the rest of a batch,
+//! or a trace's policies before its decision is marked), and a probe reads one run of adjacent
+//! slots (one cache line, usually) where a `hashbrown` probe reads a control group and then a
+//! bucket elsewhere. Marks are never removed one at a time, only by [`MarkTable::retain`], which
+//! rebuilds the runs that lose marks, in place.
+
+/// A table of non-zero marks, each found by its fingerprint (the caller's `key` function: a
+/// mark's bits without its tag).
+pub(super) struct MarkTable {
+    slots: Box<[u64]>,
+    /// `64 - log2(slots.len())`: a home slot is the top bits of a 64-bit mix.
+    shift: u32,
+    len: usize,
+}
+
+/// Marks per slot at most, as a fraction: 3/4. At that load a probe for an absent mark reads
+/// about 8.5 slots (two cache lines at worst), and the usual load is lower.
+const LOAD_NUM: usize = 3;
+const LOAD_DEN: usize = 4;
+
+/// Slots of a new table.
+const INITIAL_SLOTS: usize = 64;
+
+impl MarkTable {
+    /// An empty table. It grows (doubling) to keep its load at most 3/4; the cache bounds how
+    /// many marks it holds.
+    pub fn new() -> MarkTable {
+        MarkTable::with_slots(INITIAL_SLOTS)
+    }
+
+    fn with_slots(slots: usize) -> MarkTable {
+        debug_assert!(slots.is_power_of_two() && slots >= 2);
+        MarkTable {
+            slots: vec![0; slots].into_boxed_slice(),
+            shift: 64 - slots.trailing_zeros(),
+            len: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<u64>()
+    }
+
+    /// A fingerprint's first slot: its bits mixed by a multiply (Fibonacci hashing), then the
+    /// high bits. Not the fingerprint's own high bits: the engine routes traces to shards by
+    /// their hash, so within one shard those are far from uniform.
+    fn home(&self, fp: u64) -> usize {
+        (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// Asks the CPU to start loading the home slot of `fp`, so that a later [`MarkTable::get`]
+    /// or [`MarkTable::set`] of it finds it in cache. Only a hint: no effect on what is stored.
+    #[inline]
+    pub fn prefetch(&self, fp: u64) {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let slot: *const u64 = &self.slots[self.home(fp)];
+            // SAFETY: SSE is enabled (the cfg above; it is in the x86_64 baseline), which is
+            // all `_mm_prefetch` requires; a prefetch reads nothing the program sees and never
+            // faults, and the address is a slot of this table anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+        let _ = fp;
+    }
+
+    /// The mark whose `key` is `fp`, if any.
+    #[inline]
+    pub fn get(&self, fp: u64, key: impl Fn(u64) -> u64) -> Option<u64> {
+        let mask = self.mask();
+        let mut i = self.home(fp);
+        loop {
+            let mark = self.slots[i];
+            if mark == 0 {
+                return None;
+            }
+            if key(mark) == fp {
+                return Some(mark);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Stores `mark` (non-zero, with `key(mark) == fp`), replacing the mark with the same key
+    /// if there is one, which it returns.
+    pub fn set(&mut self, fp: u64, mark: u64, key: impl Fn(u64) -> u64) -> Option<u64> {
+        debug_assert!(mark != 0 && key(mark) == fp);
+        if (self.len + 1) * LOAD_DEN > self.slots.len() * LOAD_NUM {
+            self.grow(&key);
+        }
+        let mask = self.mask();
+        let mut i = self.home(fp);
+        loop {
+            let slot = &mut self.slots[i];
+            if *slot == 0 {
+                *slot = mark;
+                self.len += 1;
+                return None;
+            }
+            if key(*slot) == fp {
+                return Some(std::mem::replace(slot, mark));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the slots (until the load with one more mark is at most 3/4).
+    fn grow(&mut self, key: &impl Fn(u64) -> u64) {
+        let mut slots = self.slots.len() * 2;
+        while (self.len + 1) * LOAD_DEN > slots * LOAD_NUM {
+            slots *= 2;
+        }
+        let old = std::mem::replace(self, MarkTable::with_slots(slots));
+        for &mark in old.slots.iter().filter(|&&m| m != 0) {
+            self.place(mark, key(mark));
+        }
+        self.len = old.len;
+    }
+
+    /// Puts `mark` in the first empty slot from its home (it is known to be absent).
+    fn place(&mut self, mark: u64, fp: u64) {
+        let mask = self.mask();
+        let mut i = self.home(fp);
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = mark;
+    }
+
+    /// Removes every mark for which `keep` is false; returns how many. One walk over the
+    /// slots, run by run (a run: marks between two empty slots). A run that loses marks is
+    /// cleared and its survivors put back in their order, each from its home: a mark's home is
+    /// in its run, and it lands at or before where it was, so no mark ends up past an empty
+    /// slot from its home (linear probing's invariant, kept without tombstones).
+    pub fn retain(&mut self, mut keep: impl FnMut(u64) -> bool, key: impl Fn(u64) -> u64) -> u64 {
+        let (mask, n) = (self.mask(), self.slots.len());
+        // The load is below one, so there is an empty slot, and it stays empty (marks only move
+        // within their runs): starting after it, no run wraps around the walk's start.
+        let Some(empty) = self.slots.iter().position(|&s| s == 0) else {
+            return 0;
+        };
+        let mut removed = 0;
+        let mut survivors = Vec::new();
+        let mut step = 1;
+        while step < n {
+            let start = (empty + step) & mask;
+            let mut run = 0;
+            survivors.clear();
+            while self.slots[(start + run) & mask] != 0 {
+                let mark = self.slots[(start + run) & mask];
+                if keep(mark) {
+                    survivors.push(mark);
+                }
+                run += 1;
+            }
+            if survivors.len() < run {
+                removed += (run - survivors.len()) as u64;
+                for k in 0..run {
+                    self.slots[(start + k) & mask] = 0;
+                }
+                for &mark in &survivors {
+                    self.place(mark, key(mark));
+                }
+            }
+            step += run + 1;
+        }
+        self.len -= removed as usize;
+        removed
+    }
+
+    /// Every mark, in slot order.
+    #[cfg(test)]
+    pub fn marks(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().copied().filter(|&m| m != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Tags in the low two bits, as the cache's marks.
+    fn key(mark: u64) -> u64 {
+        mark & !0b11
+    }
+
+    #[test]
+    fn grows_to_keep_a_quarter_of_its_slots_empty() {
+        let mut table = MarkTable::new();
+        for i in 1..=1_000u64 {
+            let fp = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & !0b11;
+            assert_eq!(table.set(fp, fp | 1, key), None);
+        }
+        assert_eq!(table.len(), 1_000);
+        // 1,000 marks at most 3/4 of the slots: 2,048.
+        assert_eq!(table.memory_bytes(), 2_048 * 8);
+        for i in 1..=1_000u64 {
+            let fp = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & !0b11;
+            assert_eq!(table.get(fp, key), Some(fp | 1));
+        }
+    }
+
+    /// Distinct fingerprints (the proptest keeps the table at 64 slots, where 48 of them
+    /// collide and wrap around its end).
+    fn fingerprint(value: u64) -> u64 {
+        (value << 2) | 0b100
+    }
+
+    proptest! {
+        /// Against a map: any sequence of sets and retains leaves exactly the marks the map
+        /// holds, each found from its home.
+        #[test]
+        fn agrees_with_a_map(ops in proptest::collection::vec((0u64..4, 0u64..48, 0u64..4), 1..400)) {
+            let mut table = MarkTable::new();
+            let mut model = std::collections::HashMap::new();
+            for (op, value, tag) in ops {
+                let fp = fingerprint(value);
+                if op == 0 {
+                    // Forget the marks with this tag.
+                    let removed = table.retain(|m| m & 0b11 != tag, key);
+                    let before = model.len();
+                    model.retain(|_, m: &mut u64| *m & 0b11 != tag);
+                    prop_assert_eq!(removed as usize, before - model.len());
+                } else if model.len() < 40 || model.contains_key(&fp) {
+                    let old = table.set(fp, fp | tag, key);
+                    prop_assert_eq!(old, model.insert(fp, fp | tag));
+                }
+                prop_assert_eq!(table.len(), model.len());
+                for value in 0..48u64 {
+                    let fp = fingerprint(value);
+                    prop_assert_eq!(table.get(fp, key), model.get(&fp).copied());
+                }
+            }
+            let mut marks: Vec<u64> = table.marks().collect();
+            marks.sort_unstable();
+            let mut expected: Vec<u64> = model.values().copied().collect();
+            expected.sort_unstable();
+            prop_assert_eq!(marks, expected);
+        }
+    }
+}
