@@ -5,7 +5,7 @@
 
 use std::ops::{AddAssign, Range};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -233,31 +233,32 @@ fn drains_interleaved_with_decisions_lose_and_repeat_nothing() {
     const DECIDERS: u64 = 3;
     let set = policy_set();
     let finished = AtomicUsize::new(0);
-    // Drains until the deciders have finished, at least twice; with `peeks`, checks that a peek
-    // sees part of the interval the next drain returns (only one drainer may peek: another's
-    // drain could come in between).
-    let drain_while_deciding = |peeks: bool| {
+    // Held by a drainer from its peek to its drain, so that the other's drain cannot come in
+    // between (decisions still can: that is what is tested).
+    let draining = Mutex::new(());
+    // Drains until the deciders have finished, at least twice; checks that a peek sees part of
+    // the interval the next drain returns.
+    let drain_while_deciding = || {
         let mut drained = Tally::default();
         let mut drains = 0;
         while finished.load(Ordering::Acquire) < DECIDERS as usize || drains < 2 {
-            let peek = set.peek_first();
-            let interval = set.drain_interval();
-            if peeks {
+            let (interval, kept) = {
+                let _one_drainer = draining.lock().unwrap_or_else(|e| e.into_inner());
+                let peek = set.peek_first();
+                let interval = set.drain_interval();
                 for (p, i) in peek.iter().zip(&interval) {
                     assert!(p.traces <= i.first.traces, "{p:?} peeked, {i:?} drained");
                 }
-            }
-            drained += Tally::drained(&interval, set.take_kept());
+                (interval, set.take_kept())
+            };
+            drained += Tally::drained(&interval, kept);
             drains += 1;
             thread::yield_now();
         }
         drained
     };
     let (decided, mut drained) = thread::scope(|s| {
-        let drainers = [
-            s.spawn(|| drain_while_deciding(true)),
-            s.spawn(|| drain_while_deciding(false)),
-        ];
+        let drainers = [s.spawn(drain_while_deciding), s.spawn(drain_while_deciding)];
         let deciders: Vec<_> = (0..DECIDERS)
             .map(|t| {
                 let (set, finished) = (&set, &finished);
