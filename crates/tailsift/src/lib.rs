@@ -11,6 +11,7 @@
 //! See `docs/ARCHITECTURE.md` in the repository for the bird's-eye view.
 #![warn(missing_docs)]
 
+pub mod abi;
 pub mod budget;
 mod buffer;
 mod cache;

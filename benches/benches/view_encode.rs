@@ -1,0 +1,77 @@
+//! The WASM trace-view wire format: encoding a `TraceView` (`tailsift::abi::ViewEncoder`, one
+//! warm encoder, as the WASM host will keep one per thread) for traces of 1, 10 and 100 spans,
+//! with and without the critical path; and a guest's decode walk of a 10-span buffer (parse,
+//! then every span's name and every attribute's key and value).
+//!
+//! Views are built outside the timed loop and kept, so their lazily computed facts are computed
+//! once: `with_critical_path` measures writing the path into the buffer, not computing it (the
+//! `policies` bench measures that).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tailsift::abi::{EncodeOptions, TraceBuf, ViewEncoder};
+use tailsift_benches::workloads::SpanFactory;
+
+mod common;
+
+fn encode(c: &mut Criterion) {
+    let factory = SpanFactory::new();
+    let mut group = c.benchmark_group("view_encode");
+    for n in [1usize, 10, 100] {
+        let mut spans = factory.trace(n as u128, n, Duration::from_millis(50), true);
+        tailsift::view::sort_spans(&mut spans);
+        let view = common::view(&spans);
+        group.throughput(Throughput::Elements(n as u64));
+        for (label, critical_path) in [("", false), ("_with_critical_path", true)] {
+            let options = EncodeOptions {
+                critical_path,
+                parents: false,
+            };
+            let mut encoder = ViewEncoder::new();
+            group.bench_function(format!("{n}_spans{label}"), |b| {
+                b.iter(|| {
+                    let bytes = encoder.encode(black_box(&view), options);
+                    black_box(bytes.map(<[u8]>::len).unwrap_or(0))
+                })
+            });
+        }
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("view_decode");
+    let mut spans = factory.trace(7, 10, Duration::from_millis(50), true);
+    tailsift::view::sort_spans(&mut spans);
+    let view = common::view(&spans);
+    let mut encoder = ViewEncoder::new();
+    let bytes = encoder
+        .encode(&view, EncodeOptions::default())
+        .expect("a 10-span trace fits")
+        .to_vec();
+    group.throughput(Throughput::Elements(10));
+    group.bench_function("walk_10_spans", |b| {
+        b.iter(|| {
+            let Ok(trace) = TraceBuf::parse(black_box(&bytes)) else {
+                return 0;
+            };
+            let mut seen = 0usize;
+            for span in trace.spans() {
+                seen += span.name().map_or(0, str::len);
+                for attribute in span.attributes() {
+                    seen += attribute.key().map_or(0, str::len);
+                    seen += usize::from(attribute.value().is_some());
+                }
+            }
+            black_box(seen)
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = encode
+}
+criterion_main!(benches);

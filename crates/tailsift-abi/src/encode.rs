@@ -1,0 +1,586 @@
+//! The encoder: [`Encoder`] gathers one trace's columns, then writes the buffer.
+//!
+//! It runs once per decided trace on the host, so it is built for reuse: every column, the
+//! string table and the output are vectors cleared (not freed) between traces, and the string
+//! table's dedupe index is cleared in O(1) by bumping a generation number rather than by
+//! zeroing its slots. Once an encoder has seen its largest trace, encoding allocates nothing.
+//!
+//! Deduplicating strings is most of the work (a 10-span trace has over a hundred names, keys
+//! and values to look up), so the table first tries the address of the bytes it is given:
+//! engines share one allocation per repeated string, and a hit there, confirmed by comparing
+//! the bytes, skips hashing. The sections are written into a buffer sized first, without a
+//! capacity check per element.
+
+mod strings;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::layout::{
+    align_up, Section, AT_BYTES, AT_CONTENTS, AT_DURATION, AT_END, AT_ERROR_COUNT, AT_HEADER_LEN,
+    AT_MAGIC, AT_NOW, AT_P50, AT_P95, AT_P99, AT_RANDOMNESS, AT_ROOT, AT_ROOT_NAME,
+    AT_ROOT_SERVICE, AT_SAMPLES, AT_SECTION_COUNT, AT_START, AT_TRACE_FLAGS, AT_TRACE_ID,
+    AT_VERSION, DIRECTORY, FLAG_EARLY, FLAG_INCOMPLETE, FLAG_SHUTDOWN, FLAG_TIMED_OUT,
+    HAS_BASELINE, HAS_CRITICAL_PATH, HAS_PARENTS, HEADER_LEN, MAGIC, NONE, ORIGIN_RECORD,
+    ORIGIN_RESOURCE_END, ORIGIN_RESOURCE_START, ORIGIN_SCOPE_END, ORIGIN_SCOPE_NAME,
+    ORIGIN_SCOPE_START, ORIGIN_SCOPE_VERSION, ORIGIN_SERVICE, SECTION_COUNT, VERSION,
+};
+use crate::value::{tag, Value};
+use crate::{Baseline, TraceFlags};
+use strings::StringTable;
+
+/// The trace-level facts of one trace, given to [`Encoder::begin`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TraceFacts<'a> {
+    /// The trace id's 16 bytes.
+    pub trace_id: [u8; 16],
+    /// Earliest span start, unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// Latest span end, unix nanoseconds.
+    pub end_unix_nano: u64,
+    /// Earliest start to latest end, nanoseconds.
+    pub duration_nanos: u64,
+    /// The engine's time at decision, nanoseconds.
+    pub now_nanos: u64,
+    /// The trace's 56-bit randomness.
+    pub randomness: u64,
+    /// The trace's estimated OTLP size in bytes.
+    pub estimated_bytes: u64,
+    /// How many spans have status ERROR.
+    pub error_count: u32,
+    /// The root span's index, if the trace has one.
+    pub root: Option<u32>,
+    /// How the trace came to be decided.
+    pub flags: TraceFlags,
+    /// The latency baseline of the trace's group, if any.
+    pub baseline: Option<Baseline>,
+    /// The root span's service name (`""` without a root).
+    pub root_service: &'a str,
+    /// The root span's name (`""` without a root).
+    pub root_name: &'a str,
+}
+
+/// One span's columns, given to [`Encoder::push_span`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpanFacts<'a> {
+    /// The span id's 8 bytes.
+    pub span_id: [u8; 8],
+    /// The parent's span id (all zero for none).
+    pub parent_span_id: [u8; 8],
+    /// Start, unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// End, unix nanoseconds.
+    pub end_unix_nano: u64,
+    /// Operation name.
+    pub name: &'a str,
+    /// OTLP span kind wire value.
+    pub kind: u8,
+    /// OTLP status code wire value.
+    pub status: u8,
+    /// W3C trace flags and OTLP span flags.
+    pub flags: u32,
+    /// The span's origin, as returned by [`Encoder::push_origin`].
+    pub origin: u32,
+    /// W3C tracestate (`""` when unset).
+    pub trace_state: &'a str,
+}
+
+/// One origin's strings, given to [`Encoder::push_origin`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OriginFacts<'a> {
+    /// The resource's `service.name` (`""` when absent).
+    pub service: &'a str,
+    /// The instrumentation scope's name.
+    pub scope_name: &'a str,
+    /// The instrumentation scope's version.
+    pub scope_version: &'a str,
+}
+
+/// Why [`Encoder::finish`] could not write a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The buffer would be over 4 GiB, past what its `u32` offsets can address.
+    TooLarge {
+        /// The size the buffer would have had, in bytes.
+        bytes: usize,
+    },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::TooLarge { bytes } => write!(
+                f,
+                "trace buffer of {bytes} bytes is over the format's 4 GiB limit (u32 offsets)"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
+/// The attribute columns.
+#[derive(Clone, Debug, Default)]
+struct Attributes {
+    keys: Vec<u32>,
+    tags: Vec<u8>,
+    values: Vec<u64>,
+}
+
+impl Attributes {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.tags.clear();
+        self.values.clear();
+    }
+
+    fn len(&self) -> u32 {
+        self.keys.len() as u32
+    }
+
+    fn push(&mut self, strings: &mut StringTable, key: &str, value: Value<'_>) {
+        let (tag, payload) = match value {
+            Value::Empty => (tag::EMPTY, 0),
+            Value::Str(s) => (tag::STR, u64::from(strings.intern(s.as_bytes()))),
+            Value::Bool(b) => (tag::BOOL, u64::from(b)),
+            Value::Int(i) => (tag::INT, i as u64),
+            Value::Double(d) => (tag::DOUBLE, d.to_bits()),
+            Value::Bytes(b) => (tag::BYTES, u64::from(strings.intern(b))),
+            Value::Array { len } => (tag::ARRAY, len),
+            Value::KvList { len } => (tag::KVLIST, len),
+        };
+        self.keys.push(strings.intern(key.as_bytes()));
+        self.tags.push(tag);
+        self.values.push(payload);
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.keys.capacity() * 4 + self.tags.capacity() + self.values.capacity() * 8
+    }
+}
+
+/// The span columns.
+#[derive(Clone, Debug, Default)]
+struct Spans {
+    ids: Vec<[u8; 8]>,
+    parent_ids: Vec<[u8; 8]>,
+    starts: Vec<u64>,
+    ends: Vec<u64>,
+    names: Vec<u32>,
+    kinds: Vec<u8>,
+    statuses: Vec<u8>,
+    flags: Vec<u32>,
+    origins: Vec<u32>,
+    trace_states: Vec<u32>,
+    /// Where each span's attributes start, and one past the last span's: starts as `[0]`.
+    attribute_offsets: Vec<u32>,
+}
+
+impl Spans {
+    fn clear(&mut self) {
+        let Spans {
+            ids,
+            parent_ids,
+            starts,
+            ends,
+            names,
+            kinds,
+            statuses,
+            flags,
+            origins,
+            trace_states,
+            attribute_offsets,
+        } = self;
+        ids.clear();
+        parent_ids.clear();
+        starts.clear();
+        ends.clear();
+        names.clear();
+        kinds.clear();
+        statuses.clear();
+        flags.clear();
+        origins.clear();
+        trace_states.clear();
+        attribute_offsets.clear();
+        attribute_offsets.push(0);
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        (self.ids.capacity() + self.parent_ids.capacity()) * 8
+            + (self.starts.capacity() + self.ends.capacity()) * 8
+            + (self.kinds.capacity() + self.statuses.capacity())
+            + (self.names.capacity() + self.flags.capacity() + self.origins.capacity()) * 4
+            + (self.trace_states.capacity() + self.attribute_offsets.capacity()) * 4
+    }
+}
+
+/// Builds trace buffers, one trace at a time, reusing its memory across traces.
+///
+/// Per trace: [`begin`](Encoder::begin) with the trace's facts, then
+/// [`push_origin`](Encoder::push_origin) for each distinct origin before the first span that
+/// refers to it, [`push_span`](Encoder::push_span) for each span in order, optionally
+/// [`set_critical_path`](Encoder::set_critical_path) and
+/// [`set_parents`](Encoder::set_parents), and [`finish`](Encoder::finish), which writes the
+/// buffer and returns it.
+///
+/// ```
+/// use tailsift_abi::{Encoder, OriginFacts, SpanFacts, TraceBuf, TraceFacts, Value};
+///
+/// let mut encoder = Encoder::new();
+/// encoder.begin(&TraceFacts { trace_id: [7; 16], root: Some(0), ..TraceFacts::default() });
+/// let origin = encoder.push_origin(
+///     &OriginFacts { service: "checkout", ..OriginFacts::default() },
+///     [("service.name", Value::Str("checkout"))],
+///     [],
+/// );
+/// encoder.push_span(
+///     &SpanFacts { span_id: [1; 8], name: "PlaceOrder", origin, ..SpanFacts::default() },
+///     [("http.response.status_code", Value::Int(200))],
+/// );
+/// let bytes = encoder.finish()?;
+///
+/// let trace = TraceBuf::parse(bytes)?;
+/// let root = trace.root().expect("span 0 is the root");
+/// assert_eq!(root.name(), Some("PlaceOrder"));
+/// assert_eq!(root.service(), Some("checkout"));
+/// assert_eq!(root.attribute("http.response.status_code"), Some(Value::Int(200)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    facts: TraceFacts<'static>,
+    root_service: u32,
+    root_name: u32,
+    strings: StringTable,
+    spans: Spans,
+    span_attributes: Attributes,
+    /// Origins' attributes, written after the spans' (so that each span's attributes stay one
+    /// run given by `n + 1` offsets); the origin records' ranges are relative to this until
+    /// [`Encoder::finish`] shifts them.
+    origin_attributes: Attributes,
+    origins: Vec<[u32; 8]>,
+    critical_path: Vec<u32>,
+    has_critical_path: bool,
+    parents: Vec<u32>,
+    has_parents: bool,
+    out: Vec<u8>,
+}
+
+impl Default for Encoder {
+    fn default() -> Encoder {
+        Encoder::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder with nothing allocated yet beyond its string table's empty string.
+    pub fn new() -> Encoder {
+        let mut encoder = Encoder {
+            facts: TraceFacts::default(),
+            root_service: 0,
+            root_name: 0,
+            strings: StringTable::new(),
+            spans: Spans::default(),
+            span_attributes: Attributes::default(),
+            origin_attributes: Attributes::default(),
+            origins: Vec::new(),
+            critical_path: Vec::new(),
+            has_critical_path: false,
+            parents: Vec::new(),
+            has_parents: false,
+            out: Vec::new(),
+        };
+        encoder.begin(&TraceFacts::default());
+        encoder
+    }
+
+    /// Starts a trace: forgets the previous one (keeping its memory) and records the trace's
+    /// facts.
+    pub fn begin(&mut self, facts: &TraceFacts<'_>) {
+        self.strings.clear();
+        self.spans.clear();
+        self.span_attributes.clear();
+        self.origin_attributes.clear();
+        self.origins.clear();
+        self.critical_path.clear();
+        self.has_critical_path = false;
+        self.parents.clear();
+        self.has_parents = false;
+        self.root_service = self.strings.intern(facts.root_service.as_bytes());
+        self.root_name = self.strings.intern(facts.root_name.as_bytes());
+        self.facts = TraceFacts {
+            root_service: "",
+            root_name: "",
+            ..*facts
+        };
+    }
+
+    /// Adds an origin (a resource and its instrumentation scope) with its resource and scope
+    /// attributes, and returns its index for [`SpanFacts::origin`].
+    pub fn push_origin<'v, R, S>(&mut self, origin: &OriginFacts<'_>, resource: R, scope: S) -> u32
+    where
+        R: IntoIterator<Item = (&'v str, Value<'v>)>,
+        S: IntoIterator<Item = (&'v str, Value<'v>)>,
+    {
+        let mut record = [0u32; 8];
+        record[ORIGIN_SERVICE] = self.strings.intern(origin.service.as_bytes());
+        record[ORIGIN_SCOPE_NAME] = self.strings.intern(origin.scope_name.as_bytes());
+        record[ORIGIN_SCOPE_VERSION] = self.strings.intern(origin.scope_version.as_bytes());
+        record[ORIGIN_RESOURCE_START] = self.origin_attributes.len();
+        for (key, value) in resource {
+            self.origin_attributes.push(&mut self.strings, key, value);
+        }
+        record[ORIGIN_RESOURCE_END] = self.origin_attributes.len();
+        record[ORIGIN_SCOPE_START] = self.origin_attributes.len();
+        for (key, value) in scope {
+            self.origin_attributes.push(&mut self.strings, key, value);
+        }
+        record[ORIGIN_SCOPE_END] = self.origin_attributes.len();
+        self.origins.push(record);
+        self.origins.len() as u32 - 1
+    }
+
+    /// Adds the next span, with its attributes.
+    pub fn push_span<'v, A>(&mut self, span: &SpanFacts<'_>, attributes: A)
+    where
+        A: IntoIterator<Item = (&'v str, Value<'v>)>,
+    {
+        let name = self.strings.intern(span.name.as_bytes());
+        let trace_state = self.strings.intern(span.trace_state.as_bytes());
+        let spans = &mut self.spans;
+        spans.ids.push(span.span_id);
+        spans.parent_ids.push(span.parent_span_id);
+        spans.starts.push(span.start_unix_nano);
+        spans.ends.push(span.end_unix_nano);
+        spans.names.push(name);
+        spans.kinds.push(span.kind);
+        spans.statuses.push(span.status);
+        spans.flags.push(span.flags);
+        spans.origins.push(span.origin);
+        spans.trace_states.push(trace_state);
+        for (key, value) in attributes {
+            self.span_attributes.push(&mut self.strings, key, value);
+        }
+        spans.attribute_offsets.push(self.span_attributes.len());
+    }
+
+    /// Includes the critical path: span indices, root first.
+    pub fn set_critical_path(&mut self, spans: &[u32]) {
+        self.critical_path.clear();
+        self.critical_path.extend_from_slice(spans);
+        self.has_critical_path = true;
+    }
+
+    /// Includes each span's parent index (`None` when the parent is not in the trace), one per
+    /// span in span order: [`Encoder::finish`] pads or cuts the list to the span count.
+    pub fn set_parents<P>(&mut self, parents: P)
+    where
+        P: IntoIterator<Item = Option<u32>>,
+    {
+        self.parents.clear();
+        self.parents
+            .extend(parents.into_iter().map(|p| p.unwrap_or(NONE)));
+        self.has_parents = true;
+    }
+
+    /// Writes the trace's buffer and returns it. It stays valid (and the encoder's memory
+    /// stays allocated) until the next [`Encoder::begin`].
+    pub fn finish(&mut self) -> Result<&[u8], EncodeError> {
+        if self.has_parents {
+            self.parents.resize(self.spans.ids.len(), NONE);
+        }
+        let Encoder {
+            facts,
+            root_service,
+            root_name,
+            strings,
+            spans,
+            span_attributes,
+            origin_attributes,
+            origins,
+            critical_path,
+            has_critical_path,
+            parents,
+            has_parents,
+            out,
+        } = self;
+        let mut directory = [(0usize, 0usize); SECTION_COUNT];
+        out.clear();
+        out.resize(HEADER_LEN, 0);
+        let mut w = SectionWriter {
+            out,
+            directory: &mut directory,
+        };
+        w.write(Section::StringOffsets, &[strings.offsets()], |v| {
+            v.to_le_bytes()
+        });
+        w.write_bytes(Section::StringBytes, strings.bytes());
+        w.write(Section::SpanId, &[&spans.ids], |id| id);
+        w.write(Section::ParentSpanId, &[&spans.parent_ids], |id| id);
+        w.write(Section::SpanStart, &[&spans.starts], u64::to_le_bytes);
+        w.write(Section::SpanEnd, &[&spans.ends], u64::to_le_bytes);
+        w.write(Section::SpanName, &[&spans.names], u32::to_le_bytes);
+        w.write_bytes(Section::SpanKind, &spans.kinds);
+        w.write_bytes(Section::SpanStatus, &spans.statuses);
+        w.write(Section::SpanFlags, &[&spans.flags], u32::to_le_bytes);
+        w.write(Section::SpanOrigin, &[&spans.origins], u32::to_le_bytes);
+        w.write(
+            Section::SpanTraceState,
+            &[&spans.trace_states],
+            u32::to_le_bytes,
+        );
+        w.write(
+            Section::SpanAttributes,
+            &[&spans.attribute_offsets],
+            u32::to_le_bytes,
+        );
+        w.write(
+            Section::AttributeKey,
+            &[&span_attributes.keys, &origin_attributes.keys],
+            u32::to_le_bytes,
+        );
+        w.write(
+            Section::AttributeTag,
+            &[&span_attributes.tags, &origin_attributes.tags],
+            |b| [b],
+        );
+        w.write(
+            Section::AttributeValue,
+            &[&span_attributes.values, &origin_attributes.values],
+            u64::to_le_bytes,
+        );
+        let shift = span_attributes.len();
+        w.write(Section::Origins, &[origins], |mut record| {
+            for field in [
+                ORIGIN_RESOURCE_START,
+                ORIGIN_RESOURCE_END,
+                ORIGIN_SCOPE_START,
+                ORIGIN_SCOPE_END,
+            ] {
+                record[field] = record[field].wrapping_add(shift);
+            }
+            let mut bytes = [0u8; ORIGIN_RECORD];
+            for (chunk, field) in bytes.chunks_exact_mut(4).zip(record) {
+                chunk.copy_from_slice(&field.to_le_bytes());
+            }
+            bytes
+        });
+        w.write(Section::CriticalPath, &[critical_path], u32::to_le_bytes);
+        w.write(Section::ParentIndex, &[parents], u32::to_le_bytes);
+
+        if u32::try_from(out.len()).is_err() {
+            return Err(EncodeError::TooLarge { bytes: out.len() });
+        }
+        let header = &mut out[..HEADER_LEN];
+        header[AT_MAGIC..AT_MAGIC + 4].copy_from_slice(&MAGIC);
+        put(header, AT_VERSION, &VERSION.to_le_bytes());
+        put(header, AT_HEADER_LEN, &(HEADER_LEN as u16).to_le_bytes());
+        put(
+            header,
+            AT_SECTION_COUNT,
+            &(SECTION_COUNT as u32).to_le_bytes(),
+        );
+        put(header, AT_TRACE_ID, &facts.trace_id);
+        put(header, AT_START, &facts.start_unix_nano.to_le_bytes());
+        put(header, AT_END, &facts.end_unix_nano.to_le_bytes());
+        put(header, AT_DURATION, &facts.duration_nanos.to_le_bytes());
+        put(header, AT_NOW, &facts.now_nanos.to_le_bytes());
+        put(header, AT_RANDOMNESS, &facts.randomness.to_le_bytes());
+        put(header, AT_BYTES, &facts.estimated_bytes.to_le_bytes());
+        put(header, AT_ERROR_COUNT, &facts.error_count.to_le_bytes());
+        put(header, AT_ROOT, &facts.root.unwrap_or(NONE).to_le_bytes());
+        let flags = facts.flags;
+        let flag_bits = [
+            (flags.incomplete, FLAG_INCOMPLETE),
+            (flags.early, FLAG_EARLY),
+            (flags.timed_out, FLAG_TIMED_OUT),
+            (flags.shutdown, FLAG_SHUTDOWN),
+        ]
+        .iter()
+        .filter(|(set, _)| *set)
+        .fold(0, |bits, (_, bit)| bits | bit);
+        put(header, AT_TRACE_FLAGS, &flag_bits.to_le_bytes());
+        let mut contents = 0;
+        if let Some(b) = facts.baseline {
+            contents |= HAS_BASELINE;
+            put(header, AT_P50, &b.p50_nanos.to_le_bytes());
+            put(header, AT_P95, &b.p95_nanos.to_le_bytes());
+            put(header, AT_P99, &b.p99_nanos.to_le_bytes());
+            put(header, AT_SAMPLES, &b.samples.to_le_bytes());
+        }
+        if *has_critical_path {
+            contents |= HAS_CRITICAL_PATH;
+        }
+        if *has_parents {
+            contents |= HAS_PARENTS;
+        }
+        put(header, AT_CONTENTS, &contents.to_le_bytes());
+        put(header, AT_ROOT_SERVICE, &root_service.to_le_bytes());
+        put(header, AT_ROOT_NAME, &root_name.to_le_bytes());
+        for (i, (offset, count)) in directory.iter().enumerate() {
+            // Both fit: the whole buffer is under 4 GiB (checked above).
+            put(header, DIRECTORY + i * 8, &(*offset as u32).to_le_bytes());
+            put(
+                header,
+                DIRECTORY + i * 8 + 4,
+                &(*count as u32).to_le_bytes(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The bytes of memory the encoder holds (capacity, not length): constant once it has
+    /// encoded its largest trace, which is how a caller (or a test) can see that steady-state
+    /// encoding does not grow it.
+    pub fn capacity_bytes(&self) -> usize {
+        self.strings.capacity_bytes()
+            + self.spans.capacity_bytes()
+            + self.span_attributes.capacity_bytes()
+            + self.origin_attributes.capacity_bytes()
+            + self.origins.capacity() * ORIGIN_RECORD
+            + (self.critical_path.capacity() + self.parents.capacity()) * 4
+            + self.out.capacity()
+    }
+}
+
+fn put(header: &mut [u8], at: usize, bytes: &[u8]) {
+    header[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+/// Appends sections to the buffer, each aligned, and records where they went.
+struct SectionWriter<'w> {
+    out: &'w mut Vec<u8>,
+    directory: &'w mut [(usize, usize); SECTION_COUNT],
+}
+
+impl SectionWriter<'_> {
+    /// Writes `parts`, one after the other, as `section`, each element as `bytes` gives it.
+    fn write<T: Copy, const N: usize>(
+        &mut self,
+        section: Section,
+        parts: &[&[T]],
+        bytes: impl Fn(T) -> [u8; N],
+    ) {
+        debug_assert_eq!(N, section.width());
+        let offset = align_up(self.out.len());
+        let count: usize = parts.iter().map(|p| p.len()).sum();
+        // Sized first, then filled in place: no capacity check per element.
+        self.out.resize(offset + count * N, 0);
+        let mut chunks = self.out[offset..].chunks_exact_mut(N);
+        for part in parts {
+            // The part first: `zip` stops on it without taking a chunk from the next part's.
+            for (&item, chunk) in part.iter().zip(&mut chunks) {
+                chunk.copy_from_slice(&bytes(item));
+            }
+        }
+        self.directory[section as usize] = (offset, count);
+    }
+
+    /// Writes `bytes` as a section of single bytes.
+    fn write_bytes(&mut self, section: Section, bytes: &[u8]) {
+        let offset = align_up(self.out.len());
+        self.out.resize(offset, 0);
+        self.out.extend_from_slice(bytes);
+        self.directory[section as usize] = (offset, bytes.len());
+    }
+}

@@ -1,0 +1,290 @@
+//! The encoder's string table: each distinct string of a trace once, deduplicated through an
+//! index that is cleared in O(1) between traces.
+
+use alloc::vec::Vec;
+
+/// The string table: each distinct string once, in first-use order, string 0 always `""`; and
+/// an open-addressing index from a string's bytes to its number, for dedupe.
+#[derive(Clone, Debug)]
+pub(super) struct StringTable {
+    bytes: Vec<u8>,
+    /// Where each string starts in `bytes`, and one past the last: `len() + 1` entries.
+    offsets: Vec<u32>,
+    /// Linear probing over a power-of-two table. A slot is taken only if its generation is the
+    /// table's: clearing bumps the generation instead of zeroing every slot, so a table grown
+    /// by one large trace costs nothing to clear for the small ones after it.
+    slots: Vec<Slot>,
+    generation: u32,
+    /// The strings interned last, by the address of the bytes they were given at: callers'
+    /// repeated strings (span names, attribute keys, service names) are mostly one shared
+    /// allocation, so the address finds them without hashing. A hit is confirmed by comparing
+    /// the bytes, so an address reused for other bytes is only a miss.
+    recent: [Recent; RECENT],
+}
+
+/// How many addresses [`StringTable::recent`] remembers (direct-mapped).
+const RECENT: usize = 64;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Recent {
+    generation: u32,
+    index: u32,
+    address: usize,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    generation: u32,
+    index: u32,
+    /// The high half of the string's hash: most slots that are not the string are told apart
+    /// without comparing bytes.
+    tag: u32,
+}
+
+impl StringTable {
+    pub(super) fn new() -> StringTable {
+        let mut table = StringTable {
+            bytes: Vec::new(),
+            offsets: Vec::new(),
+            slots: Vec::new(),
+            generation: 0,
+            recent: [Recent::default(); RECENT],
+        };
+        table.clear();
+        table
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.bytes.clear();
+        self.offsets.clear();
+        self.offsets.push(0);
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped: old slots could now read as taken.
+            self.slots.fill(Slot::default());
+            self.recent.fill(Recent::default());
+            self.generation = 1;
+        }
+        // String 0, `""`: never in the index, `intern` answers it first.
+        self.offsets.push(0);
+    }
+
+    /// Where each string starts in [`StringTable::bytes`], and one past the last.
+    pub(super) fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// Every string's bytes, one after the other.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub(super) fn get(&self, index: u32) -> &[u8] {
+        let i = index as usize;
+        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    pub(super) fn intern(&mut self, s: &[u8]) -> u32 {
+        // Unset trace states, status messages and scope versions: the commonest string.
+        if s.is_empty() {
+            return 0;
+        }
+        let address = s.as_ptr() as usize;
+        let recent = (address >> 3) % RECENT;
+        let seen = self.recent[recent];
+        if seen.generation == self.generation
+            && seen.address == address
+            && same_bytes(self.get(seen.index), s)
+        {
+            return seen.index;
+        }
+        let index = self.lookup(s);
+        self.recent[recent] = Recent {
+            generation: self.generation,
+            index,
+            address,
+        };
+        index
+    }
+
+    /// [`StringTable::intern`] through the hash index.
+    fn lookup(&mut self, s: &[u8]) -> u32 {
+        // At most half full, so probes stay short.
+        if (self.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let h = hash(s);
+        let tag = (h >> 32) as u32;
+        let mut at = h as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot.generation != self.generation {
+                let index = self.len() as u32;
+                self.bytes.extend_from_slice(s);
+                self.offsets.push(self.bytes.len() as u32);
+                self.slots[at] = Slot {
+                    generation: self.generation,
+                    index,
+                    tag,
+                };
+                return index;
+            }
+            if slot.tag == tag && same_bytes(self.get(slot.index), s) {
+                return slot.index;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let capacity = (self.slots.len() * 2).max(64);
+        self.slots.clear();
+        self.slots.resize(capacity, Slot::default());
+        let mask = capacity - 1;
+        for index in 0..self.len() as u32 {
+            let h = hash(self.get(index));
+            let mut at = h as usize & mask;
+            while self.slots[at].generation == self.generation {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = Slot {
+                generation: self.generation,
+                index,
+                tag: (h >> 32) as u32,
+            };
+        }
+    }
+
+    pub(super) fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity()
+            + self.offsets.capacity() * 4
+            + self.slots.capacity() * core::mem::size_of::<Slot>()
+    }
+}
+
+/// `a == b`, without a call to `memcmp` for the short strings (names, keys) that most are.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 16 {
+        return a == b;
+    }
+    // Up to sixteen bytes: compare as two (possibly overlapping) eight-byte words, or byte by
+    // byte below eight.
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    match a.len() {
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        n => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+    }
+}
+
+/// A fast hash of a short byte string: eight bytes at a time (the last eight overlapping the
+/// ones before, so that no partial word is copied), multiply-rotate, then a final mix so that the
+/// low bits (the table index) depend on every input bit.
+fn hash(s: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
+    let read = |at: usize| match s.get(at..at + 8) {
+        Some(bytes) => {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes);
+            u64::from_le_bytes(word)
+        }
+        None => 0,
+    };
+    let len = s.len();
+    let mut h = (len as u64).wrapping_mul(K);
+    if len >= 8 {
+        let mut at = 0;
+        while at + 8 < len {
+            h = mix(h, read(at));
+            at += 8;
+        }
+        h = mix(h, read(len - 8));
+    } else if len > 0 {
+        // Up to seven bytes: the first, middle and last (which between them cover every byte
+        // of strings up to three long), and the first and last four when there are four.
+        let byte = |at: usize| u64::from(s[at]);
+        let mut word = byte(0) << 16 | byte(len / 2) << 8 | byte(len - 1);
+        if len >= 4 {
+            let four = |at: usize| {
+                let mut w = [0u8; 4];
+                w.copy_from_slice(&s[at..at + 4]);
+                u64::from(u32::from_le_bytes(w))
+            };
+            word = four(0) << 32 | four(len - 4);
+        }
+        h = mix(h, word);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn strings_are_deduplicated_and_string_zero_is_empty() {
+        let mut table = StringTable::new();
+        assert_eq!(table.intern(b""), 0);
+        let a = table.intern(b"checkout");
+        let b = table.intern(b"payment");
+        assert_eq!(table.intern(b"checkout"), a);
+        assert_ne!(a, b);
+        // Enough strings to grow the index several times.
+        let numbers: Vec<alloc::string::String> =
+            (0..1000).map(|i| alloc::format!("s{i}")).collect();
+        let indices: Vec<u32> = numbers.iter().map(|s| table.intern(s.as_bytes())).collect();
+        for (s, &i) in numbers.iter().zip(&indices) {
+            assert_eq!(table.intern(s.as_bytes()), i);
+            assert_eq!(table.get(i), s.as_bytes());
+        }
+        assert_eq!(table.len(), 1003);
+        table.clear();
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.intern(b"payment"), 1);
+    }
+
+    #[test]
+    fn bytes_changed_at_a_remembered_address_are_a_new_string() {
+        let mut table = StringTable::new();
+        let mut buffer = *b"checkout";
+        let first = table.intern(&buffer);
+        assert_eq!(table.intern(&buffer), first, "same address, same bytes");
+        buffer.copy_from_slice(b"payments");
+        let second = table.intern(&buffer);
+        assert_ne!(second, first);
+        assert_eq!(table.get(second), b"payments");
+        // A shorter string at the same address.
+        let short = table.intern(&buffer[..3]);
+        assert_eq!(table.get(short), b"pay");
+        // Remembered addresses are forgotten with the trace.
+        table.clear();
+        assert_eq!(table.intern(&buffer), 1);
+        assert_eq!(table.len(), 2);
+    }
+
+    #[test]
+    fn a_wrapped_generation_does_not_read_old_slots_as_taken() {
+        let mut table = StringTable::new();
+        table.intern(b"old");
+        table.generation = u32::MAX;
+        table.clear();
+        assert_eq!(table.generation, 1);
+        assert_eq!(table.intern(b"new"), 1);
+        assert_eq!(table.get(1), b"new");
+    }
+}
