@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The timed part is the function `growth_probe::timed`, so that `valgrind --tool=callgrind
-//! --toggle-collect=growth_probe::timed` counts it alone; `--prefill-only` stops before it, so
+//! --toggle-collect=growth_probe::timed` counts it alone (and `perf stat` too, with
+//! `TAILSIFT_PERF_CTL`: see `tailsift_benches::perf_ctl`); `--prefill-only` stops before it, so
 //! that `perf stat` of a full run minus a prefill-only run gives the timed part's counters. It
 //! prints the timed part's spans/s (one measurement: the harness, `--example throughput`, is
 //! the benchmark; this is for looking inside). `--prefill-elsewhere` buffers the prefilled
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tailsift::{Engine, ManualClock};
 use tailsift_benches::harness::{self, hold_prefilled};
+use tailsift_benches::perf_ctl::PerfControl;
 use tailsift_benches::workloads::{anchor_policy_set, engine_config};
 use tailsift_traffic::{AnchorConfig, Batch};
 
@@ -117,9 +119,16 @@ fn main() -> ExitCode {
         // counters differ by the timed part only.
         std::process::exit(0);
     }
+    let mut perf = PerfControl::from_env();
+    if let Some(perf) = perf.as_mut() {
+        perf.enable();
+    }
     let started = Instant::now();
     let spans = timed(&engine, &clock, traffic);
     let elapsed = started.elapsed();
+    if let Some(perf) = perf.as_mut() {
+        perf.disable();
+    }
     println!(
         "{prefill} traces prefilled{}, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after",
         if elsewhere { " in another engine" } else { "" },

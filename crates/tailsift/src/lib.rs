@@ -25,6 +25,7 @@ pub mod driver;
 pub mod engine;
 mod metrics;
 pub mod policy;
+mod prefetch;
 pub mod ring;
 pub mod sampler;
 pub mod sketch;

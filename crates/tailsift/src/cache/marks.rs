@@ -68,17 +68,7 @@ impl MarkTable {
     /// or [`MarkTable::set`] of it finds it in cache. Only a hint: no effect on what is stored.
     #[inline]
     pub fn prefetch(&self, fp: u64) {
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let slot: *const u64 = &self.slots[self.home(fp)];
-            // SAFETY: SSE is enabled (the cfg above; it is in the x86_64 baseline), which is
-            // all `_mm_prefetch` requires; a prefetch reads nothing the program sees and never
-            // faults, and the address is a slot of this table anyway.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
-        }
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
-        let _ = fp;
+        crate::prefetch::prefetch(&self.slots[self.home(fp)]);
     }
 
     /// The mark whose `key` is `fp`, if any.
