@@ -146,17 +146,7 @@ impl<'a> TraceBuf<'a> {
                 })
             }
         };
-        for section in [
-            Section::ParentSpanId,
-            Section::SpanStart,
-            Section::SpanEnd,
-            Section::SpanName,
-            Section::SpanKind,
-            Section::SpanStatus,
-            Section::SpanFlags,
-            Section::SpanOrigin,
-            Section::SpanTraceState,
-        ] {
+        for section in Section::SPAN_COLUMNS {
             expect(section, spans)?;
         }
         expect(Section::SpanAttributes, spans + 1)?;

@@ -128,6 +128,20 @@ impl Section {
         Section::ParentIndex,
     ];
 
+    /// The span columns after [`Section::SpanId`]: each holds one element per span, as many as
+    /// it does.
+    pub const SPAN_COLUMNS: [Section; 9] = [
+        Section::ParentSpanId,
+        Section::SpanStart,
+        Section::SpanEnd,
+        Section::SpanName,
+        Section::SpanKind,
+        Section::SpanStatus,
+        Section::SpanFlags,
+        Section::SpanOrigin,
+        Section::SpanTraceState,
+    ];
+
     /// The size in bytes of one element.
     pub const fn width(self) -> usize {
         match self {

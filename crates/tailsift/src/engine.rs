@@ -393,10 +393,13 @@ impl Engine {
                     .add(RejectReason::ShutDown, members.len() as u64);
                 continue;
             }
+            // A span of a new trace asks the decision cache, a miss to memory when it is full:
+            // its slot starts loading a few spans ahead.
             let order = &scratch.order[members];
+            for &first in order.iter().take(CACHE_PREFETCH_AHEAD) {
+                shard.cache.prefetch(scratch.routes[first as usize].hash);
+            }
             for (p, &i) in order.iter().enumerate() {
-                // A span of a new trace asks the decision cache, a miss to memory when it is
-                // full: start loading that a few spans ahead.
                 if let Some(&ahead) = order.get(p + CACHE_PREFETCH_AHEAD) {
                     shard.cache.prefetch(scratch.routes[ahead as usize].hash);
                 }
