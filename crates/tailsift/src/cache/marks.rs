@@ -8,7 +8,8 @@
 //! or a trace's policies before its decision is marked), and a probe reads one run of adjacent
 //! slots (one cache line, usually) where a `hashbrown` probe reads a control group and then a
 //! bucket elsewhere. Marks are never removed one at a time, only by [`MarkTable::retain`], which
-//! rebuilds the runs that lose marks, in place.
+//! clears them and then moves back, in place, the marks an emptied slot cut off from their
+//! homes.
 
 /// A table of non-zero marks, each found by its fingerprint (the caller's `key` function: a
 /// mark's bits without its tag).
