@@ -7,7 +7,7 @@
 //! ([`arc_swap::ArcSwap`]) followed by the bump of a stamp. A decision uses one table for every
 //! policy of the trace: the copy its thread loaded last, as long as the stamp it was loaded under
 //! is still the current one (one plain load per trace), else a fresh load (see
-//! [`PublishedRates`]). Loading the shared table on every trace would cost locked instructions —
+//! `PublishedRates`). Loading the shared table on every trace would cost locked instructions —
 //! on x86 full barriers — in every decision, for a table that changes once an interval.
 //!
 //! The controller's loop is: `let mut r = (*set.rates()).clone();` change what it wants,
