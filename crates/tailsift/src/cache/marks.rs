@@ -140,7 +140,9 @@ impl MarkTable {
     /// and moves back each mark that an emptied slot now separates from its home (its home at
     /// or before the last empty slot behind it), to the first empty slot from its home. Both
     /// passes are written without a branch per slot (whether a slot is empty is a coin toss at
-    /// half load, and mispredicting it was most of the cost); the move is the rare branch.
+    /// half load, and mispredicting it was most of the cost); the move is the rare branch. So
+    /// `keep` is asked about every slot, empty ones (`0`) too, and must not count its calls:
+    /// its answer for an empty slot is ignored.
     pub fn retain(&mut self, mut keep: impl FnMut(u64) -> bool, key: impl Fn(u64) -> u64) -> u64 {
         let (mask, n) = (self.mask(), self.slots.len());
         // An empty slot before anything is removed: no run crosses it, and nothing is ever
