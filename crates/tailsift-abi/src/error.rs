@@ -4,7 +4,7 @@ use core::fmt;
 
 use crate::layout::{Section, ALIGN, HEADER_LEN, SECTION_COUNT, VERSION};
 
-/// Why a buffer was refused by [`TraceBuf::parse`].
+/// Why a buffer was refused by [`TraceBuf::parse`](crate::TraceBuf::parse).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// The buffer ends before its header does.
