@@ -227,7 +227,12 @@ impl<V> GroupTable<V> {
         f: impl FnOnce(&mut V) -> R,
     ) -> R {
         let mut shard = self.shard(key).lock();
-        if !shard.contains_key(&key.0) && shard.len() >= self.per_shard {
+        // The usual case, a group seen before: one probe.
+        if let Some(slot) = shard.get_mut(&key.0) {
+            slot.last_seen = slot.last_seen.max(now);
+            return f(&mut slot.value);
+        }
+        if shard.len() >= self.per_shard {
             let coldest = shard
                 .iter()
                 .min_by_key(|(k, slot)| (slot.last_seen, **k))
@@ -237,12 +242,11 @@ impl<V> GroupTable<V> {
                 self.evicted.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let slot = shard.entry(key.0).or_insert_with(|| Slot {
+        let slot = shard.entry(key.0).insert(Slot {
             value: create(),
             last_seen: now,
         });
-        slot.last_seen = slot.last_seen.max(now);
-        f(&mut slot.value)
+        f(&mut slot.into_mut().value)
     }
 
     /// Runs `f` on the group's state if the group exists; never creates it.
@@ -386,6 +390,17 @@ mod tests {
         assert_eq!(table.evicted(), 1);
         assert_eq!(table.get(GroupKey(1), |v| *v), None);
         assert_eq!(table.get(GroupKey(2), |v| *v), Some(20));
+
+        // Two groups a shard (32 over 16 shards); keys 1, 2 and 3 share shard 0. Seeing group 1
+        // again makes group 2 the coldest.
+        let table: GroupTable<u32> = GroupTable::new(32);
+        table.with(GroupKey(1), t(1), || 10, |_| ());
+        table.with(GroupKey(2), t(2), || 20, |_| ());
+        assert_eq!(table.with(GroupKey(1), t(3), || 0, |v| *v), 10);
+        table.with(GroupKey(3), t(4), || 30, |_| ());
+        assert_eq!(table.get(GroupKey(1), |v| *v), Some(10));
+        assert_eq!(table.get(GroupKey(2), |v| *v), None);
+        assert_eq!(table.get(GroupKey(3), |v| *v), Some(30));
 
         let table: GroupTable<u32> = GroupTable::new(64);
         for k in 0..10_000u64 {
