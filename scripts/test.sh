@@ -25,4 +25,15 @@ if command -v python3 >/dev/null 2>&1; then
     fi
 fi
 
+# The trace-view format's decoder is what WASM policies link: check that it builds for their
+# target without std (and with the encoder). Needs the rustup target; without rustup or its
+# server this step is skipped with a note.
+if command -v rustup >/dev/null 2>&1 && rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+    cargo build --locked -q -p tailsift-abi --target wasm32-unknown-unknown --no-default-features
+    cargo build --locked -q -p tailsift-abi --target wasm32-unknown-unknown
+    echo "tailsift-abi: builds for wasm32-unknown-unknown, with and without the encoder"
+else
+    echo "note: could not add the wasm32-unknown-unknown target; tailsift-abi's guest build not checked" >&2
+fi
+
 cargo test --workspace --locked
