@@ -319,17 +319,18 @@ pub(crate) fn merged_quantiles<const N: usize>(
                 &[]
             }
         });
+        // The values in bins `range` of this run, over the covering slices.
+        let sum = |range: std::ops::Range<usize>| -> u64 {
+            covering
+                .iter()
+                .filter(|b| !b.is_empty())
+                .map(|b| b[range.clone()].iter().map(|&c| u64::from(c)).sum::<u64>())
+                .sum()
+        };
         let len = (run_end - index) as usize;
         let mut k = 0;
         while k < len {
             let end = (k + CHUNK_BINS).min(len);
-            let sum = |range: std::ops::Range<usize>| -> u64 {
-                covering
-                    .iter()
-                    .filter(|b| !b.is_empty())
-                    .map(|b| b[range.clone()].iter().map(|&c| u64::from(c)).sum::<u64>())
-                    .sum()
-            };
             let chunk = sum(k..end);
             if seen + chunk < next {
                 seen += chunk;
