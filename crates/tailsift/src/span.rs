@@ -554,6 +554,31 @@ mod tests {
     }
 
     #[test]
+    fn size_estimate_counts_every_value_kind() {
+        let size = |value: Value| {
+            let span = Span {
+                attributes: vec![KeyValue::new("k", value)].into(),
+                ..Span::default()
+            };
+            span.size_estimate() - 64 - (4 + "k".len())
+        };
+        assert_eq!(size(Value::Empty), 0);
+        assert_eq!(size("abc".into()), 2 + 3);
+        assert_eq!(size(true.into()), 2);
+        assert_eq!(size(7i64.into()), 9);
+        assert_eq!(size(0.5.into()), 9);
+        assert_eq!(size(Value::Bytes(Arc::new(vec![1, 2]))), 2 + 2);
+        let array = Value::Array(Arc::new(vec!["ab".into(), 1i64.into()]));
+        assert_eq!(size(array.clone()), 2 + (2 + 2 + 2) + (2 + 9));
+        let nested = Value::KvList(Arc::new(vec![
+            KeyValue::new("x", false),
+            KeyValue::new("list", array),
+        ]));
+        let list = 2 + (2 + 4) + (2 + 9);
+        assert_eq!(size(nested), 2 + (4 + 1 + 2) + (4 + 4 + list));
+    }
+
+    #[test]
     fn size_estimate_counts_every_part_of_the_otlp_span() {
         let mut span = Span {
             name: "GET /cart".into(),

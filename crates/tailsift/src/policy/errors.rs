@@ -56,11 +56,22 @@ impl ErrorsPolicy {
     }
 }
 
-/// The span's HTTP response status, from the current or the older semantic convention.
+/// The span's HTTP response status, from the current or the older semantic convention (the
+/// current one's key wins wherever it appears; the first of each counts). One pass over the
+/// attributes.
 pub fn http_status(span: &Span) -> Option<i64> {
-    let value = span
-        .attribute("http.response.status_code")
-        .or_else(|| span.attribute("http.status_code"))?;
+    let mut older = None;
+    for kv in span.attributes.iter() {
+        match &*kv.key {
+            "http.response.status_code" => return status_number(&kv.value),
+            "http.status_code" if older.is_none() => older = Some(&kv.value),
+            _ => {}
+        }
+    }
+    status_number(older?)
+}
+
+fn status_number(value: &Value) -> Option<i64> {
     match value {
         Value::Str(s) => s.trim().parse().ok(),
         other => other.as_i64(),
@@ -170,6 +181,42 @@ mod tests {
             ..Span::default()
         };
         assert_eq!(verdict(http, &[older]), Verdict::keep("errors"));
+    }
+
+    #[test]
+    fn http_status_prefers_the_current_key_and_the_first_of_each() {
+        let status = |attributes: Vec<(&str, Value)>| {
+            http_status(&Span {
+                attributes: attributes
+                    .into_iter()
+                    .map(|(k, v)| KeyValue::new(k, v))
+                    .collect::<Vec<_>>()
+                    .into(),
+                ..Span::default()
+            })
+        };
+        let (current, older) = ("http.response.status_code", "http.status_code");
+        assert_eq!(status(vec![]), None);
+        assert_eq!(status(vec![("http.method", "GET".into())]), None);
+        assert_eq!(status(vec![(older, 503i64.into())]), Some(503));
+        assert_eq!(status(vec![(older, " 502 ".into())]), Some(502));
+        assert_eq!(
+            status(vec![(older, 500i64.into()), (current, 200i64.into())]),
+            Some(200)
+        );
+        assert_eq!(
+            status(vec![(current, 404i64.into()), (current, 500i64.into())]),
+            Some(404)
+        );
+        assert_eq!(
+            status(vec![(older, 501i64.into()), (older, 200i64.into())]),
+            Some(501)
+        );
+        // An unreadable current value is not replaced by the older one.
+        assert_eq!(
+            status(vec![(current, "oops".into()), (older, 500i64.into())]),
+            None
+        );
     }
 
     #[test]

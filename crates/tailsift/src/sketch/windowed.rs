@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::{merged_quantiles, QuantileSketch, DEFAULT_MAX_BINS, DEFAULT_RELATIVE_ACCURACY};
+use super::{
+    merged_quantiles, nanos_f64, QuantileSketch, DEFAULT_MAX_BINS, DEFAULT_RELATIVE_ACCURACY,
+};
 use crate::policy::group::{GroupKey, GroupTable};
 use crate::view::Baseline;
 
@@ -199,7 +201,7 @@ impl GroupedSketches {
             group,
             now,
             || self.fresh(),
-            |sketch| sketch.add(now, duration.as_nanos() as f64),
+            |sketch| sketch.add(now, nanos_f64(duration)),
         );
     }
 
@@ -218,7 +220,7 @@ impl GroupedSketches {
             || self.fresh(),
             |sketch| {
                 let samples = fill_quantiles(sketch, now, qs, out);
-                sketch.add(now, duration.as_nanos() as f64);
+                sketch.add(now, nanos_f64(duration));
                 samples
             },
         )

@@ -64,6 +64,9 @@ impl Value {
         }
     }
 
+    /// Inline for the scalar kinds nearly every attribute has (this runs for each attribute of
+    /// each span ingested); the composite kinds recurse out of line.
+    #[inline]
     fn size_estimate(&self) -> usize {
         match self {
             Value::Empty => 0,
@@ -71,10 +74,20 @@ impl Value {
             Value::Bool(_) => 2,
             Value::Int(_) | Value::Double(_) => 9,
             Value::Bytes(b) => 2 + b.len(),
-            Value::Array(a) => 2 + a.iter().map(|v| 2 + v.size_estimate()).sum::<usize>(),
-            Value::KvList(kvs) => 2 + attributes_size_estimate(kvs),
+            Value::Array(a) => 2 + array_size_estimate(a),
+            Value::KvList(kvs) => 2 + kvlist_size_estimate(kvs),
         }
     }
+}
+
+#[inline(never)]
+fn array_size_estimate(values: &[Value]) -> usize {
+    values.iter().map(|v| 2 + v.size_estimate()).sum()
+}
+
+#[inline(never)]
+fn kvlist_size_estimate(attributes: &[KeyValue]) -> usize {
+    attributes_size_estimate(attributes)
 }
 
 impl From<&str> for Value {
