@@ -60,9 +60,53 @@ impl CriticalPathConfig {
 #[derive(Clone, Debug)]
 enum Glob {
     Any,
-    Exact(String),
-    Prefix(String),
+    Exact(Literal),
+    Prefix(Literal),
     Regex(regex::Regex),
+}
+
+/// A glob's literal text, with its first eight bytes kept as a word. This runs for every span
+/// of every trace (a few patterns each), and nearly every span name differs from a pattern
+/// within eight bytes: one word compare rejects it without a call to `memcmp`.
+#[derive(Clone, Debug)]
+struct Literal {
+    text: String,
+    /// The first `min(8, len)` bytes, little-endian, the rest zero.
+    head: u64,
+    /// Ones over the bytes of `head` that come from `text`.
+    mask: u64,
+}
+
+impl Literal {
+    fn new(text: String) -> Literal {
+        let n = text.len().min(8);
+        let mut bytes = [0u8; 8];
+        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+        Literal {
+            head: u64::from_le_bytes(bytes),
+            mask: u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0),
+            text,
+        }
+    }
+
+    /// Whether `text` (at least as long as the literal) surely differs from it in its first
+    /// eight bytes. False when unsure: a text under eight bytes is left to the full compare.
+    fn head_differs(&self, text: &str) -> bool {
+        match text.as_bytes().first_chunk::<8>() {
+            Some(word) => (u64::from_le_bytes(*word) ^ self.head) & self.mask != 0,
+            None => false,
+        }
+    }
+
+    fn is(&self, text: &str) -> bool {
+        text.len() == self.text.len() && !self.head_differs(text) && text == self.text
+    }
+
+    fn starts(&self, text: &str) -> bool {
+        text.len() >= self.text.len()
+            && !self.head_differs(text)
+            && text.starts_with(self.text.as_str())
+    }
 }
 
 impl Glob {
@@ -103,9 +147,9 @@ impl Glob {
         }
         re.push_str(")$");
         Ok(match wildcards {
-            0 => Glob::Exact(literal),
+            0 => Glob::Exact(Literal::new(literal)),
             1 if only_trailing_star && literal.is_empty() => Glob::Any,
-            1 if only_trailing_star => Glob::Prefix(literal),
+            1 if only_trailing_star => Glob::Prefix(Literal::new(literal)),
             _ => Glob::Regex(
                 regex::Regex::new(&re).map_err(|e| format!("pattern `{pattern}`: {e}"))?,
             ),
@@ -115,8 +159,8 @@ impl Glob {
     fn matches(&self, text: &str) -> bool {
         match self {
             Glob::Any => true,
-            Glob::Exact(s) => text == s,
-            Glob::Prefix(p) => text.starts_with(p.as_str()),
+            Glob::Exact(literal) => literal.is(text),
+            Glob::Prefix(literal) => literal.starts(text),
             Glob::Regex(re) => re.is_match(text),
         }
     }
@@ -289,6 +333,23 @@ mod tests {
         assert!(g("a\\*").matches("a*") && !g("a\\*").matches("ab"));
         assert!(g("*/api/*").matches("GET /api/v1"));
         assert!(Glob::parse("oops\\").is_err());
+    }
+
+    proptest::proptest! {
+        /// The head-word check only ever skips a compare that would fail: literal matches
+        /// agree with `==` and `starts_with` for texts and literals around eight bytes, with
+        /// two-byte characters among them.
+        #[test]
+        fn literals_agree_with_plain_compares(
+            literal in "[abé]{0,11}",
+            text in "[abé]{0,13}",
+        ) {
+            let l = Literal::new(literal.clone());
+            proptest::prop_assert_eq!(l.is(&text), text == literal);
+            proptest::prop_assert_eq!(l.starts(&text), text.starts_with(literal.as_str()));
+            let extended = format!("{literal}{text}");
+            proptest::prop_assert!(l.starts(&extended) && l.is(&literal));
+        }
     }
 
     #[test]
