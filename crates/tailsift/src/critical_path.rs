@@ -77,6 +77,12 @@ struct Scratch {
     sorted: Vec<u32>,
     cursor: Vec<usize>,
     self_time: Vec<u64>,
+    /// The walk's segments, latest first.
+    backwards: Vec<Segment>,
+    /// The spans the walk enters, in the order it enters them.
+    entered: Vec<u32>,
+    /// [`path_order`]'s keys.
+    keys: Vec<u128>,
 }
 
 thread_local! {
@@ -120,6 +126,9 @@ fn compute_with(
         sorted,
         cursor,
         self_time,
+        backwards,
+        entered,
+        keys,
     } = scratch;
     // Clamp every reachable span into its parent's interval, top-down.
     reset(cstart, n, 0);
@@ -165,9 +174,10 @@ fn compute_with(
     cursor.clear();
     cursor.extend_from_slice(offsets);
 
-    let mut backwards = Vec::new();
+    backwards.clear();
     // Every span the walk enters is on the path, even one whose children cover all its time.
-    let mut entered = vec![root as u32];
+    entered.clear();
+    entered.push(root as u32);
     let mut current = root;
     let mut returning: Option<u64> = None;
     loop {
@@ -207,19 +217,35 @@ fn compute_with(
             _ => break,
         };
     }
-    backwards.reverse();
-    let segments = backwards;
-
-    // Distinct spans from the root down, each depth in start order.
     reset(self_time, n, 0);
-    for seg in &segments {
+    for seg in backwards.iter() {
         self_time[seg.span as usize] += seg.end - seg.start;
     }
-    entered.sort_by_key(|&i| (depth[i as usize], cstart[i as usize]));
+    path_order(entered, depth, cstart, keys);
+    // Exact-size copies out of the scratch: one allocation each.
     CriticalPath {
-        segments,
+        segments: backwards.iter().rev().copied().collect(),
         self_time: entered.iter().map(|&i| self_time[i as usize]).collect(),
-        spans: entered,
+        spans: entered.clone(),
+    }
+}
+
+/// Sorts the distinct spans `entered` from the root down, each depth in (clamped) start order,
+/// ties in the order they were entered. Each key packs a span's depth (bits 96–127), start
+/// (bits 32–95) and place in `entered` (bits 0–31), so the sort compares plain integers and,
+/// with every key distinct, keeps ties in entry order.
+fn path_order(entered: &mut [u32], depth: &[u32], cstart: &[u64], keys: &mut Vec<u128>) {
+    keys.clear();
+    keys.extend(entered.iter().enumerate().map(|(at, &i)| {
+        (u128::from(depth[i as usize]) << 96) | (u128::from(cstart[i as usize]) << 32) | at as u128
+    }));
+    keys.sort_unstable();
+    // Swap each key's place for the span entered there, then write the spans back in order.
+    for key in keys.iter_mut() {
+        *key = u128::from(entered[*key as u32 as usize]);
+    }
+    for (span, key) in entered.iter_mut().zip(keys.iter()) {
+        *span = *key as u32;
     }
 }
 
@@ -263,6 +289,29 @@ mod tests {
             .map(|&i| spans[i as usize].span_id.to_u64())
             .collect();
         (ids, path.self_times().to_vec())
+    }
+
+    proptest::proptest! {
+        /// The packed-key sort orders as a stable sort by (depth, start) does, with ties
+        /// (equal depth and start) in entry order.
+        #[test]
+        fn path_order_is_a_stable_sort_by_depth_then_start(
+            facts in proptest::collection::vec((0u32..4, 0u64..4), 0..40),
+            shuffle in proptest::collection::vec(proptest::num::usize::ANY, 40),
+        ) {
+            let n = facts.len();
+            let depth: Vec<u32> = facts.iter().map(|f| f.0).collect();
+            let cstart: Vec<u64> = facts.iter().map(|f| f.1 << 62).collect();
+            // A permutation of the spans, as the walk might enter them.
+            let mut entered: Vec<u32> = (0..n as u32).collect();
+            for (i, r) in shuffle.iter().take(n).enumerate() {
+                entered.swap(i, i + r % (n - i));
+            }
+            let mut expected = entered.clone();
+            expected.sort_by_key(|&i| (depth[i as usize], cstart[i as usize]));
+            path_order(&mut entered, &depth, &cstart, &mut Vec::new());
+            proptest::prop_assert_eq!(entered, expected);
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::critical_path::{self, CriticalPath};
-use crate::span::{Span, SpanId, StatusCode, TraceId};
+use crate::span::{Span, StatusCode, TraceId};
 
 /// Flags on a decision: how the trace came to be decided.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,12 +60,18 @@ impl Children {
         thread_local! {
             /// Sorted (span id, index) pairs for binary search, reused: no hashing, and no
             /// allocation once a thread has seen its largest trace.
-            static BY_ID: Cell<Vec<(SpanId, u32)>> = const { Cell::new(Vec::new()) };
+            /// Ids as big-endian words, which order as the bytes do and compare in one step.
+            static BY_ID: Cell<Vec<(u64, u32)>> = const { Cell::new(Vec::new()) };
         }
         let n = spans.len();
         let mut by_id = BY_ID.with(Cell::take);
         by_id.clear();
-        by_id.extend(spans.iter().enumerate().map(|(i, s)| (s.span_id, i as u32)));
+        by_id.extend(
+            spans
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.span_id.to_u64(), i as u32)),
+        );
         by_id.sort_unstable();
         // Parents, then offsets shifted by one place (see below); the children are appended.
         let mut data = vec![NO_PARENT; n];
@@ -75,7 +81,8 @@ impl Children {
             if !span.parent_span_id.is_valid() || span.parent_span_id == span.span_id {
                 continue;
             }
-            if let Ok(pos) = by_id.binary_search_by(|(id, _)| id.cmp(&span.parent_span_id)) {
+            let parent = span.parent_span_id.to_u64();
+            if let Ok(pos) = by_id.binary_search_by(|&(id, _)| id.cmp(&parent)) {
                 let p = by_id[pos].1;
                 parents[i] = p;
                 counts[p as usize + 2] += 1;
@@ -103,6 +110,7 @@ impl Children {
     }
 
     /// The children of span `index`, in start order.
+    #[inline]
     pub fn of(&self, index: usize) -> &[u32] {
         if index >= self.n {
             return &[];
@@ -113,6 +121,7 @@ impl Children {
     }
 
     /// The parent of span `index`, if its parent is in the trace.
+    #[inline]
     pub fn parent(&self, index: usize) -> Option<usize> {
         match self.data[..self.n].get(index) {
             Some(&p) if p != NO_PARENT => Some(p as usize),
@@ -327,7 +336,7 @@ pub fn explicit_randomness(trace_state: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span::Str;
+    use crate::span::{SpanId, Str};
 
     fn span(id: u64, parent: u64, start: u64, end: u64) -> Span {
         Span {
