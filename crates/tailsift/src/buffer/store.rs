@@ -23,7 +23,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::span::{Span, SpanId};
+use crate::span::Span;
 
 /// Spans per page: a page of 96-byte spans is about 24 KiB, so an engine's shards hold at most
 /// a page each of unused slots beyond the free list.
@@ -187,8 +187,9 @@ impl SpanStore {
 }
 
 /// The order a decided trace's spans are handed out in: start time, then span id (as
-/// [`crate::view::sort_spans`]), then arrival (its slot's place in the list).
-pub(crate) type SortKey = (u64, SpanId, u32);
+/// [`crate::view::sort_spans`]; as a big-endian word, which orders as its bytes do and
+/// compares in one step), then arrival (its slot's place in the list).
+pub(crate) type SortKey = (u64, u64, u32);
 
 impl SpanStore {
     /// Moves the spans of `list` onto the end of `out` sorted as [`crate::view::sort_spans`]
@@ -203,7 +204,7 @@ impl SpanStore {
             let page = &self.pages[page];
             // SAFETY: `index` is on `list`, so by the invariant its slot holds a span.
             let span = unsafe { page.spans[at].assume_init_ref() };
-            keys.push((span.start_time_unix_nano, span.span_id, index));
+            keys.push((span.start_time_unix_nano, span.span_id.to_u64(), index));
             index = page.next[at];
         }
         keys.sort_unstable();
@@ -315,9 +316,11 @@ mod tests {
         let (mut list, mut other) = (SpanList::EMPTY, SpanList::EMPTY);
         let mut expected = Vec::new();
         for id in 1..=40u64 {
+            // Ids that differ in several bytes, so that ties on start are broken by the id's
+            // byte order (a little-endian reading of the bytes would order them otherwise).
             let span = Span {
                 start_time_unix_nano: (id * 7919) % 13,
-                ..span(id)
+                ..span(id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
             };
             expected.push(span.clone());
             store.push(&mut list, span);
