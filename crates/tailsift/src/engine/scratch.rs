@@ -49,8 +49,9 @@ pub(super) struct Scratch {
     pub discard: Vec<Vec<Span>>,
     /// The sort keys of the trace being gathered (`Shard::gather_sorted`).
     pub sort_keys: Vec<SortKey>,
-    /// Emptied span vectors: a decided trace's spans are gathered into one.
-    pub spare: Vec<Vec<Span>>,
+    /// Emptied span vectors, by capacity class ([`class`]): a decided trace's spans are
+    /// gathered into one.
+    spare: Vec<Vec<Vec<Span>>>,
     /// The summed capacity of `spare`, in spans.
     spare_spans: usize,
 }
@@ -153,29 +154,101 @@ impl Scratch {
     pub fn release_discarded(&mut self) {
         for mut spans in self.discard.drain(..) {
             spans.clear();
-            if self.spare_spans + spans.capacity() <= MAX_SPARE_SPANS {
-                self.spare_spans += spans.capacity();
-                self.spare.push(spans);
+            let capacity = spans.capacity();
+            if capacity > 0 && self.spare_spans + capacity <= MAX_SPARE_SPANS {
+                let c = class(capacity);
+                if self.spare.len() <= c {
+                    self.spare.resize_with(c + 1, Vec::new);
+                }
+                self.spare_spans += capacity;
+                self.spare[c].push(spans);
             }
         }
     }
 
-    /// An empty vector for a decided trace of `len` spans: the last spare one if it fits the
-    /// trace (room for it, and not over four times its size: a kept trace's vector goes to the
+    /// An empty vector for a decided trace of `len` spans: a spare one if one fits the trace
+    /// (room for it, and not over four times its size: a kept trace's vector goes to the
     /// sink, which should not hold a large buffer for a small trace), else a new one of
-    /// exactly that size.
+    /// exactly that size. Traces come in all sizes, so the spares are kept by capacity class
+    /// and the last one of each class that could fit is tried (three classes at most): a new
+    /// vector of a few kilobytes can cost glibc's allocator over a thousand instructions.
     pub fn span_vector(&mut self, len: usize) -> Vec<Span> {
-        let fits = |spans: &Vec<Span>| (len..=4 * len + 16).contains(&spans.capacity());
-        if self.spare.last().is_some_and(fits) {
-            if let Some(spans) = self.spare.pop() {
-                self.spare_spans -= spans.capacity();
-                return spans;
+        let most = 4 * len + 16;
+        let fits = |spans: &Vec<Span>| (len..=most).contains(&spans.capacity());
+        for c in class(len.max(1))..=class(most) {
+            let Some(spares) = self.spare.get_mut(c) else {
+                break;
+            };
+            if spares.last().is_some_and(fits) {
+                if let Some(spans) = spares.pop() {
+                    self.spare_spans -= spans.capacity();
+                    return spans;
+                }
             }
         }
         Vec::with_capacity(len)
     }
 }
 
+/// The capacity class of a spare vector: capacities in `[2^c, 2^(c + 1))` are class `c`.
+fn class(capacity: usize) -> usize {
+    capacity.max(1).ilog2() as usize
+}
+
 thread_local! {
     pub(super) static SCRATCH: Cell<Scratch> = const { Cell::new(Scratch::new()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn released(scratch: &mut Scratch, capacities: &[usize]) -> Vec<*const Span> {
+        let vectors: Vec<Vec<Span>> = capacities.iter().map(|&c| Vec::with_capacity(c)).collect();
+        let addresses = vectors.iter().map(|v| v.as_ptr()).collect();
+        scratch.discard.extend(vectors);
+        scratch.release_discarded();
+        addresses
+    }
+
+    #[test]
+    fn a_fitting_spare_is_found_whatever_was_released_after_it() {
+        let mut scratch = Scratch::new();
+        let at = released(&mut scratch, &[40, 3, 100, 9]);
+        // Every vector handed out is held to the end, so no address is freed and reused.
+        let mut taken = Vec::new();
+        let mut take = |scratch: &mut Scratch, len: usize| {
+            let v = scratch.span_vector(len);
+            let found = (v.as_ptr(), v.capacity());
+            taken.push(v);
+            found
+        };
+        // 40 spans: the vector of 40, though three others came back after it.
+        assert_eq!(take(&mut scratch, 40), (at[0], 40));
+        // 20 spans: 40 is gone, 100 is over 4 × 20 + 16: a new vector of exactly 20.
+        let (new, capacity) = take(&mut scratch, 20);
+        assert!(!at.contains(&new) && capacity == 20);
+        // 8 spans: the vector of 9; then 3 spans: the vector of 3; 25: 100 fits (at most 116).
+        assert_eq!(take(&mut scratch, 8), (at[3], 9));
+        assert_eq!(take(&mut scratch, 3), (at[1], 3));
+        assert_eq!(take(&mut scratch, 25), (at[2], 100));
+        assert_eq!(scratch.spare_spans, 0);
+    }
+
+    #[test]
+    fn spares_stay_within_their_bound() {
+        let mut scratch = Scratch::new();
+        released(&mut scratch, &[MAX_SPARE_SPANS - 10, 20, 10, 0]);
+        assert_eq!(scratch.spare_spans, MAX_SPARE_SPANS);
+        let kept: usize = scratch.spare.iter().flatten().map(Vec::capacity).sum();
+        assert_eq!(
+            kept, MAX_SPARE_SPANS,
+            "the 20 was freed, the empty one not kept"
+        );
+        assert_eq!(scratch.spare.iter().flatten().count(), 2);
+        // One span: the spare of 10 fits (at most 4 + 16); then the large one does not.
+        assert_eq!(scratch.span_vector(1).capacity(), 10);
+        assert_eq!(scratch.span_vector(1).capacity(), 1);
+        assert_eq!(scratch.spare_spans, MAX_SPARE_SPANS - 10);
+    }
 }
