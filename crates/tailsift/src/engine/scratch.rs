@@ -172,6 +172,7 @@ impl Scratch {
     /// exactly that size. Traces come in all sizes, so the spares are kept by capacity class
     /// and the last one of each class that could fit is tried (three classes at most): a new
     /// vector of a few kilobytes can cost glibc's allocator over a thousand instructions.
+    #[inline]
     pub fn span_vector(&mut self, len: usize) -> Vec<Span> {
         let most = 4 * len + 16;
         let fits = |spans: &Vec<Span>| (len..=most).contains(&spans.capacity());
@@ -191,6 +192,7 @@ impl Scratch {
 }
 
 /// The capacity class of a spare vector: capacities in `[2^c, 2^(c + 1))` are class `c`.
+#[inline]
 fn class(capacity: usize) -> usize {
     capacity.max(1).ilog2() as usize
 }

@@ -88,7 +88,7 @@ impl GroupBy {
 
     /// Whether this is the default grouping (root service, then root name).
     pub fn is_root_operation(&self) -> bool {
-        *self == GroupBy::root_operation()
+        matches!(self.parts[..], [GroupPart::Service, GroupPart::RootName])
     }
 
     /// The trace's group key. No allocation.
@@ -354,6 +354,17 @@ mod tests {
         assert_eq!(label, "checkout|POST /pay");
         assert!(by.is_root_operation());
         assert!(GroupBy::new(&DEFAULT_GROUP_BY).unwrap().is_root_operation());
+        for other in [
+            &["service.name"][..],
+            &["root.name", "service.name"],
+            &["service.name", "root.name", "http.route"],
+            &[],
+        ] {
+            assert!(
+                !GroupBy::new(other).unwrap().is_root_operation(),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]
