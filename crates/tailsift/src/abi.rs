@@ -39,6 +39,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use tailsift_abi::{Encoder, OriginFacts, SpanFacts, TraceFacts};
 
+use crate::clock::nanos;
 use crate::span::{KeyValue, Origin, Span, Value};
 use crate::view::TraceView;
 
@@ -184,11 +185,6 @@ impl ViewEncoder {
         self.last = Some((address, index));
         index
     }
-}
-
-/// A duration in nanoseconds, saturating at `u64::MAX` (584 years).
-fn nanos(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn attribute(kv: &KeyValue) -> (&str, tailsift_abi::Value<'_>) {

@@ -28,6 +28,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 use crate::cache::{Cached, DecisionCache, KeptEntry, SharedReasons};
+use crate::clock::nanos;
 use crate::span::{Span, TraceId};
 use crate::view::TraceFlags;
 
@@ -48,11 +49,6 @@ pub(crate) struct TraceEntry {
     bytes: usize,
     first_seen: u64,
     last_seen: u64,
-}
-
-/// Engine time as nanoseconds (the engine's clock starts near zero: 584 years fit).
-fn nanos(t: Duration) -> u64 {
-    u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A trace in the wait queue, by its first span's arrival. Its due time (`first_seen` plus

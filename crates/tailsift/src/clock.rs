@@ -56,12 +56,12 @@ impl ManualClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.nanos.fetch_add(saturating_nanos(by), Ordering::SeqCst);
+        self.nanos.fetch_add(nanos(by), Ordering::SeqCst);
     }
 
     /// Sets the clock to `to`, if that is not in the past (a clock never goes backwards).
     pub fn set(&self, to: Duration) {
-        self.nanos.fetch_max(saturating_nanos(to), Ordering::SeqCst);
+        self.nanos.fetch_max(nanos(to), Ordering::SeqCst);
     }
 }
 
@@ -71,7 +71,9 @@ impl Clock for ManualClock {
     }
 }
 
-fn saturating_nanos(d: Duration) -> u64 {
+/// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years): engine times and
+/// durations as plain integers, without `u128` arithmetic on the hot paths.
+pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

@@ -248,11 +248,11 @@ impl QuantileSketch {
     }
 }
 
-/// A duration in nanoseconds, as a float. Through `u64`: `u128`'s conversion to `f64` is a
-/// software routine of some forty instructions, paid on every trace a baseline learns from.
-/// Durations past `u64::MAX` nanoseconds (584 years) saturate.
+/// A duration in nanoseconds, as a float. Through `u64` ([`crate::clock::nanos`]): `u128`'s
+/// conversion to `f64` is a software routine of some forty instructions, paid on every trace a
+/// baseline learns from. Durations past `u64::MAX` nanoseconds (584 years) saturate.
 pub(crate) fn nanos_f64(d: Duration) -> f64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) as f64
+    crate::clock::nanos(d) as f64
 }
 
 /// The quantiles `qs` of the union of `sketches` (which share one accuracy) into `out`, in one

@@ -116,7 +116,7 @@ impl Policy for RateLimitPolicy {
     }
 
     fn evaluate(&self, trace: &TraceView<'_>) -> Result<Verdict, PolicyError> {
-        let now = u64::try_from(trace.now().as_nanos()).unwrap_or(u64::MAX);
+        let now = crate::clock::nanos(trace.now());
         Ok(if self.take(trace.spans().len(), now) {
             Verdict::keep(self.name.clone())
         } else {
