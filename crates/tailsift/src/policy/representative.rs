@@ -106,8 +106,8 @@ struct Stratum {
 }
 
 impl Stratum {
-    /// Counts one trace at `now`; returns the estimated traces per minute, this one included.
-    fn count(&mut self, now: Duration) -> f64 {
+    /// Counts one trace at `now`.
+    fn count(&mut self, now: Duration) {
         if now >= self.window_start + MINUTE {
             self.previous = if now < self.window_start + 2 * MINUTE {
                 self.current
@@ -122,6 +122,12 @@ impl Stratum {
             };
         }
         self.current += 1;
+    }
+
+    /// The estimated traces per minute at `now` (after [`Stratum::count`]): the previous
+    /// minute's count weighted by how much of it is still inside the last 60 s, plus the
+    /// current minute's.
+    fn per_minute(&self, now: Duration) -> f64 {
         let elapsed = now.saturating_sub(self.window_start).as_secs_f64() / 60.0;
         self.previous as f64 * (1.0 - elapsed.clamp(0.0, 1.0)) + self.current as f64
     }
@@ -221,9 +227,10 @@ impl RepresentativePolicy {
                 rate: 0.0,
             },
             |s| {
-                let per_minute = s.count(now);
+                s.count(now);
+                // The estimate only matters under a floor: no float work without one.
                 let floor = if self.min_per_minute > 0.0 {
-                    self.min_per_minute / per_minute.max(1.0)
+                    self.min_per_minute / s.per_minute(now).max(1.0)
                 } else {
                     0.0
                 };
