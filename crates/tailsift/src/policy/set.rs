@@ -462,10 +462,11 @@ impl PolicySet {
         let now = trace.now();
         // The root operation's key, computed at most once per trace: the baseline's group and
         // the stratum of representative policies grouped by default.
+        // The baseline is the group's before this trace, which it then learns (one lock).
         let mut root_key: Option<GroupKey> = None;
         if let Some(b) = &self.baseline {
             let key = b.group_by.key(trace);
-            trace.set_baseline(b.sketches.baseline(key, now));
+            trace.set_baseline(b.sketches.observe_baseline(key, now, trace.duration()));
             root_key = Some(key);
         }
         let trace: &TraceView<'_> = trace;
@@ -524,9 +525,6 @@ impl PolicySet {
                     e.kept_metric.increment(1);
                 }
             }
-        }
-        if let (Some(b), Some(key)) = (&self.baseline, root_key) {
-            b.sketches.record(key, now, trace.duration());
         }
         outcome
     }

@@ -229,16 +229,21 @@ impl GroupedSketches {
     /// The group's p50, p95 and p99 at `now`, if it has samples.
     pub fn baseline(&self, group: GroupKey, now: Duration) -> Option<Baseline> {
         let mut out = [None; 3];
-        let samples = self.quantiles(group, now, &[0.5, 0.95, 0.99], &mut out);
-        match out {
-            [Some(p50), Some(p95), Some(p99)] if samples > 0 => Some(Baseline {
-                p50,
-                p95,
-                p99,
-                samples,
-            }),
-            _ => None,
-        }
+        let samples = self.quantiles(group, now, &BASELINE_QUANTILES, &mut out);
+        as_baseline(out, samples)
+    }
+
+    /// [`GroupedSketches::baseline`] before adding `duration`, then adds it: one lock and one
+    /// lookup where the two calls take two each (the group is created if absent).
+    pub fn observe_baseline(
+        &self,
+        group: GroupKey,
+        now: Duration,
+        duration: Duration,
+    ) -> Option<Baseline> {
+        let mut out = [None; 3];
+        let samples = self.observe(group, now, duration, &BASELINE_QUANTILES, &mut out);
+        as_baseline(out, samples)
     }
 
     /// How many groups are held.
@@ -256,6 +261,21 @@ impl GroupedSketches {
         let mut n = 0;
         self.groups.for_each(|_, s| n += s.bin_count());
         n
+    }
+}
+
+/// The quantiles a [`Baseline`] holds.
+const BASELINE_QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
+
+fn as_baseline(out: [Option<Duration>; 3], samples: u64) -> Option<Baseline> {
+    match out {
+        [Some(p50), Some(p95), Some(p99)] if samples > 0 => Some(Baseline {
+            p50,
+            p95,
+            p99,
+            samples,
+        }),
+        _ => None,
     }
 }
 
