@@ -221,9 +221,9 @@ impl Relative {
     /// The group's quantile before this trace, and the group's sample count.
     fn threshold(&self, trace: &TraceView<'_>) -> (Option<Duration>, u64) {
         let now = trace.now();
-        let key = self.group_by.key(trace);
         let mut out = [None];
         if self.records {
+            let key = self.group_by.key(trace);
             let samples =
                 self.baselines
                     .observe(key, now, trace.duration(), &[self.quantile], &mut out);
@@ -249,6 +249,8 @@ impl Relative {
                 None => (None, 0),
             };
         }
+        // Another quantile of the shared baseline: read (not learned: the set learns it).
+        let key = self.group_by.key(trace);
         let samples = self
             .baselines
             .quantiles(key, now, &[self.quantile], &mut out);
