@@ -170,7 +170,7 @@ impl Scratch {
     /// (room for it, and not over four times its size: a kept trace's vector goes to the
     /// sink, which should not hold a large buffer for a small trace), else a new one of
     /// exactly that size. Traces come in all sizes, so the spares are kept by capacity class
-    /// and the last one of each class that could fit is tried (three classes at most): a new
+    /// and the last one of each class that could fit is tried (three to five classes): a new
     /// vector of a few kilobytes can cost glibc's allocator over a thousand instructions.
     #[inline]
     pub fn span_vector(&mut self, len: usize) -> Vec<Span> {
