@@ -462,10 +462,10 @@ impl PolicySet {
         let now = trace.now();
         // The root operation's key, computed at most once per trace: the baseline's group and
         // the stratum of representative policies grouped by default.
-        // The baseline is the group's before this trace, which it then learns (one lock).
         let mut root_key: Option<GroupKey> = None;
         if let Some(b) = &self.baseline {
             let key = b.group_by.key(trace);
+            // The group's baseline before this trace, which it then learns: one lock.
             trace.set_baseline(b.sketches.observe_baseline(key, now, trace.duration()));
             root_key = Some(key);
         }

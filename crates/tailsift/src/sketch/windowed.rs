@@ -375,5 +375,18 @@ mod tests {
         let baseline = groups.baseline(key, now).unwrap();
         assert_eq!(baseline.samples, 2);
         assert!(groups.baseline(GroupKey(12345), now).is_none());
+
+        // `observe_baseline`: the baseline before the duration (none for a new group), then the
+        // duration learned; the same answer as `baseline` then `record`.
+        let fresh = GroupKey(99);
+        assert!(groups
+            .observe_baseline(fresh, now, Duration::from_secs(2))
+            .is_none());
+        let before = groups
+            .observe_baseline(fresh, now, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(before.samples, 1);
+        assert!((before.p99.as_secs_f64() / 2.0 - 1.0).abs() <= 0.01);
+        assert_eq!(groups.baseline(fresh, now).unwrap().samples, 2);
     }
 }
