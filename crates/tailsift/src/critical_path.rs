@@ -65,7 +65,8 @@ impl CriticalPath {
 }
 
 /// The working arrays of [`compute`], kept per thread: a path is computed for many traces, and
-/// allocating eight arrays each time cost more than the walk itself.
+/// allocating its arrays each time cost more than the walk itself. Only the path's own three
+/// vectors are allocated per trace, at their exact size.
 #[derive(Default)]
 struct Scratch {
     cstart: Vec<u64>,

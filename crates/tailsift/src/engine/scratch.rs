@@ -176,7 +176,7 @@ impl Scratch {
     pub fn span_vector(&mut self, len: usize) -> Vec<Span> {
         let most = 4 * len + 16;
         let fits = |spans: &Vec<Span>| (len..=most).contains(&spans.capacity());
-        for c in class(len.max(1))..=class(most) {
+        for c in class(len)..=class(most) {
             let Some(spares) = self.spare.get_mut(c) else {
                 break;
             };
@@ -191,7 +191,8 @@ impl Scratch {
     }
 }
 
-/// The capacity class of a spare vector: capacities in `[2^c, 2^(c + 1))` are class `c`.
+/// The capacity class of a spare vector: capacities in `[2^c, 2^(c + 1))` are class `c` (0 and
+/// 1 are class 0).
 #[inline]
 fn class(capacity: usize) -> usize {
     capacity.max(1).ilog2() as usize
