@@ -218,6 +218,7 @@ fn describe(p: &PolicyConfig) -> String {
             ));
             v
         }
+        PolicyKind::Probabilistic(c) => vec![format!("rate {}, no strata", c.rate)],
         PolicyKind::Cel(c) => vec![format!("`{}`", one_line(&c.expr))],
         PolicyKind::Wasm(c) => {
             let mut v = vec![format!("module {}", c.module.display())];

@@ -350,6 +350,7 @@ fn keep_reason(view: &TraceView<'_>, config: &PolicyConfig) -> String {
         }
         PolicyKind::Cel(c) => format!("`{}` is true", one_line(&c.expr)),
         PolicyKind::Always => "keeps every trace".into(),
+        PolicyKind::Probabilistic(c) => format!("sampled at rate {}", c.rate),
         other => format!("{} matched", other.name()),
     }
 }

@@ -272,6 +272,64 @@ fn a_missing_extension_builder_is_a_clear_error() {
 }
 
 #[test]
+fn probabilistic_keeps_the_rate_consistently_beside_other_policies() {
+    let configs = parse(
+        r#"
+[[policy]]
+name = "errors"
+kind = "errors"
+
+[[policy]]
+name = "sample"
+kind = "probabilistic"
+rate = 0.1
+"#,
+    )
+    .unwrap();
+    let set = PolicySet::new(&configs, &PolicyBuilders::new(), false).unwrap();
+    let t = Duration::from_secs(10);
+    let plain = vec![span("shop", "GET /", 1, 0, 0, 10)];
+    // Over 20,000 random trace ids, about a tenth is kept, each counting for ten traces, and
+    // the same ids decide the same way a second time.
+    let mut rng = SmallRng::seed_from_u64(7);
+    let ids: Vec<u128> = (0..20_000).map(|_| rng.gen()).collect();
+    let decided: Vec<Outcome> = ids.iter().map(|&id| decide(&set, id, &plain, t)).collect();
+    let kept: Vec<&Outcome> = decided.iter().filter(|o| o.keep).collect();
+    assert!((1_800..=2_200).contains(&kept.len()), "kept {}", kept.len());
+    for out in &kept {
+        assert_eq!(out.reasons, ["sample"]);
+        assert!(
+            (out.adjusted_count - 10.0).abs() < 1e-9,
+            "{}",
+            out.adjusted_count
+        );
+    }
+    for (&id, first) in ids.iter().zip(&decided).take(1_000) {
+        assert_eq!(decide(&set, id, &plain, t).keep, first.keep);
+    }
+    // An error is kept whatever its randomness, at rate 1, with both reasons.
+    let mut failed = plain.clone();
+    failed[0].status_code = StatusCode::Error;
+    let out = decide(&set, LOW, &failed, t);
+    assert!(out.keep && out.adjusted_count == 1.0);
+    assert_eq!(out.reasons, ["errors", "sample"]);
+    // OpenTelemetry's key is not ours: refused, naming it.
+    let e = parse(
+        r#"
+[[policy]]
+name = "sample"
+kind = "probabilistic"
+sampling_percentage = 10
+"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("policy `sample`") && e.contains("sampling_percentage"),
+        "{e}"
+    );
+}
+
+#[test]
 fn composites_are_configured_inline_and_drop_vetoes_health_checks() {
     let configs = parse(
         r#"

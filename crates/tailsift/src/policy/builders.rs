@@ -17,6 +17,7 @@ use super::config::{
 use super::critical_path::CriticalPathPolicy;
 use super::errors::ErrorsPolicy;
 use super::latency::LatencyPolicy;
+use super::probabilistic::ProbabilisticPolicy;
 use super::rate_limit::RateLimitPolicy;
 use super::representative::RepresentativePolicy;
 use super::span_count::SpanCountPolicy;
@@ -124,6 +125,7 @@ pub(crate) fn build(
         PolicyKind::Representative(c) => {
             return Ok(Built::Representative(RepresentativePolicy::new(name, c)?))
         }
+        PolicyKind::Probabilistic(c) => Arc::new(ProbabilisticPolicy::new(name, c)?),
         PolicyKind::StatusCode(c) => Arc::new(StatusCodePolicy::new(name, c)?),
         PolicyKind::StringAttribute(c) => Arc::new(AttributePolicy::string(name, c)?),
         PolicyKind::NumericAttribute(c) => Arc::new(AttributePolicy::numeric(name, c)?),

@@ -31,6 +31,7 @@ use super::composite::{CompositeConfig, SubPolicyConfig};
 use super::critical_path::CriticalPathConfig;
 use super::errors::ErrorsConfig;
 use super::latency::LatencyConfig;
+use super::probabilistic::ProbabilisticConfig;
 use super::rate_limit::RateLimitConfig;
 use super::representative::RepresentativeConfig;
 use super::span_count::SpanCountConfig;
@@ -175,6 +176,8 @@ pub enum PolicyKind {
     CriticalPath(CriticalPathConfig),
     /// `representative`: a consistent, stratified probabilistic sample.
     Representative(RepresentativeConfig),
+    /// `probabilistic`: a plain consistent sample at one rate.
+    Probabilistic(ProbabilisticConfig),
     /// `status_code`: traces with a span of one of the given status codes.
     StatusCode(StatusCodeConfig),
     /// `string_attribute`: a string attribute equal to, in, or matching a regex.
@@ -202,13 +205,14 @@ pub enum PolicyKind {
 }
 
 /// The names of every kind, as written in `kind = "..."`.
-pub const POLICY_KINDS: [&str; 18] = [
+pub const POLICY_KINDS: [&str; 19] = [
     "always",
     "never",
     "errors",
     "latency",
     "critical_path",
     "representative",
+    "probabilistic",
     "status_code",
     "string_attribute",
     "numeric_attribute",
@@ -233,6 +237,7 @@ impl PolicyKind {
             PolicyKind::Latency(_) => "latency",
             PolicyKind::CriticalPath(_) => "critical_path",
             PolicyKind::Representative(_) => "representative",
+            PolicyKind::Probabilistic(_) => "probabilistic",
             PolicyKind::StatusCode(_) => "status_code",
             PolicyKind::StringAttribute(_) => "string_attribute",
             PolicyKind::NumericAttribute(_) => "numeric_attribute",
@@ -268,6 +273,7 @@ impl PolicyConfig {
             PolicyKind::Latency(c) => c.validate(name),
             PolicyKind::CriticalPath(c) => c.validate(name),
             PolicyKind::Representative(c) => c.validate(name),
+            PolicyKind::Probabilistic(c) => c.validate(name),
             PolicyKind::StatusCode(c) => c.validate(name),
             PolicyKind::StringAttribute(c) => c.validate(name),
             PolicyKind::NumericAttribute(c) => c.validate(name),
@@ -400,6 +406,7 @@ fn parse_kind(
         "latency" => PolicyKind::Latency(p(params)?),
         "critical_path" => PolicyKind::CriticalPath(p(params)?),
         "representative" => PolicyKind::Representative(p(params)?),
+        "probabilistic" => PolicyKind::Probabilistic(p(params)?),
         "status_code" => PolicyKind::StatusCode(p(params)?),
         "string_attribute" => PolicyKind::StringAttribute(p(params)?),
         "numeric_attribute" => PolicyKind::NumericAttribute(p(params)?),

@@ -12,7 +12,7 @@
 //!
 //! One module per kind, with its config, evaluation and tests side by side:
 //! [`errors`], [`latency`], [`critical_path`], [`representative`] (the four of the mission),
-//! [`status_code`], [`attribute`] (string, numeric, boolean), [`span_count`], [`rate_limit`],
+//! [`probabilistic`] (a plain sample at one rate, without strata), [`status_code`], [`attribute`] (string, numeric, boolean), [`span_count`], [`rate_limit`],
 //! [`always`] (and never), [`composite`] (and, or, not, drop). `cel` and `wasm` configs are
 //! parsed here and built by other crates through [`PolicyBuilders`].
 
@@ -25,6 +25,7 @@ pub mod critical_path;
 pub mod errors;
 pub mod group;
 pub mod latency;
+pub mod probabilistic;
 pub mod rate_limit;
 pub mod rates;
 pub mod representative;

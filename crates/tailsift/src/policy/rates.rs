@@ -21,6 +21,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use thread_local::ThreadLocal;
 
+use super::config::PolicyConfigError;
 use super::group::GroupKey;
 
 type StratumRates = hashbrown::HashMap<GroupKey, f64, ahash::RandomState>;
@@ -190,6 +191,18 @@ impl PublishedRates {
         slot.set(Some(copy));
         result
     }
+}
+
+/// Checks a configured keep `rate` (the key `rate` of policy `policy`): within `[0, 1]`.
+pub(crate) fn validate_rate(policy: &str, rate: f64) -> Result<(), PolicyConfigError> {
+    if (0.0..=1.0).contains(&rate) {
+        return Ok(());
+    }
+    Err(PolicyConfigError::invalid(
+        policy,
+        "rate",
+        format!("must be between 0 and 1 (e.g. 0.01 for 1%), got {rate}"),
+    ))
 }
 
 /// A rate clamped into `[0, 1]`, NaN as 0.

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use super::config::PolicyConfigError;
 use super::group::{GroupBy, GroupKey, GroupTable};
-use super::rates::{clamp_rate, PolicyRates, PublishedRates};
+use super::rates::{clamp_rate, validate_rate, PolicyRates, PublishedRates};
 use super::stats::{StratumInterval, Volume};
 use super::Policy;
 use crate::span::Str;
@@ -61,16 +61,7 @@ pub struct RepresentativeConfig {
 impl RepresentativeConfig {
     /// Checks the values.
     pub fn validate(&self, policy: &str) -> Result<(), PolicyConfigError> {
-        if !(0.0..=1.0).contains(&self.rate) {
-            return Err(PolicyConfigError::invalid(
-                policy,
-                "rate",
-                format!(
-                    "must be between 0 and 1 (e.g. 0.01 for 1%), got {}",
-                    self.rate
-                ),
-            ));
-        }
+        validate_rate(policy, self.rate)?;
         if !(self.min_per_minute >= 0.0 && self.min_per_minute.is_finite()) {
             return Err(PolicyConfigError::invalid(
                 policy,
