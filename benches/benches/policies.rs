@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tailsift::policy::attribute::{AttributeScope, StringAttributeConfig};
 use tailsift::policy::errors::ErrorsConfig;
 use tailsift::policy::latency::LatencyConfig;
+use tailsift::policy::probabilistic::ProbabilisticConfig;
 use tailsift::policy::representative::RepresentativeConfig;
 use tailsift::policy::span_count::SpanCountConfig;
 use tailsift::policy::status_code::StatusCodeConfig;
@@ -66,6 +67,10 @@ fn native(c: &mut Criterion) {
                 min_per_minute: 6.0,
                 ..RepresentativeConfig::default()
             }),
+        ),
+        (
+            "probabilistic",
+            PolicyKind::Probabilistic(ProbabilisticConfig { rate: 0.1 }),
         ),
         (
             "string_attribute",

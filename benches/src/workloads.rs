@@ -11,7 +11,7 @@ use std::path::Path;
 
 use tailsift::config_file::Format;
 use tailsift::policy::latency::LatencyConfig;
-use tailsift::policy::representative::RepresentativeConfig;
+use tailsift::policy::probabilistic::ProbabilisticConfig;
 use tailsift::policy::status_code::StatusCodeConfig;
 use tailsift::policy::{
     CelPolicyConfig, PolicyBuilders, PolicyConfig, PolicyConfigError, PolicyKind, PolicySet,
@@ -56,8 +56,9 @@ impl PolicyForm {
 }
 
 /// The anchor's policies, exactly: status ERROR, latency ≥ 500 ms (absolute), probabilistic
-/// 10% (a `representative` policy at rate 0.1 with no floor: the set's consistent probabilistic
-/// sample).
+/// 10% (a `probabilistic` policy at rate 0.1, as the reference's: one rate, no strata; until
+/// session 7 it was a `representative` policy at 0.1 without a floor, which also keeps a
+/// table of strata).
 pub fn anchor_policies() -> Vec<PolicyConfig> {
     vec![
         PolicyConfig::new(
@@ -72,10 +73,7 @@ pub fn anchor_policies() -> Vec<PolicyConfig> {
         ),
         PolicyConfig::new(
             "sample",
-            PolicyKind::Representative(RepresentativeConfig {
-                rate: 0.1,
-                ..RepresentativeConfig::default()
-            }),
+            PolicyKind::Probabilistic(ProbabilisticConfig { rate: 0.1 }),
         ),
     ]
 }
