@@ -197,6 +197,10 @@ impl SpanStore {
     /// copying each span once, in order, costs less than copying the spans out and sorting
     /// them (a sort moves each 96-byte span several times). `keys` is scratch space.
     pub fn take_sorted(&mut self, list: SpanList, out: &mut Vec<Span>, keys: &mut Vec<SortKey>) {
+        // One span is in order already: no keys to build and sort.
+        if list.len <= 1 {
+            return self.take(list, out);
+        }
         keys.clear();
         let mut index = list.head;
         for _ in 0..list.len {
@@ -335,6 +339,16 @@ mod tests {
         store.take(other, &mut out);
         assert_eq!(ids(&out), (1001..=1040).collect::<Vec<_>>());
         assert_eq!(store.pages.len(), 1);
+        // One span (taken without sort keys) and none: appended, and the slot freed.
+        let (mut one, mut kept) = (SpanList::EMPTY, SpanList::EMPTY);
+        store.push(&mut kept, span(7));
+        store.push(&mut one, span(9));
+        out.clear();
+        store.take_sorted(one, &mut out, &mut keys);
+        store.take_sorted(SpanList::EMPTY, &mut out, &mut keys);
+        assert_eq!((ids(&out), store.len()), (vec![9], 1));
+        store.take_sorted(kept, &mut out, &mut keys);
+        assert_eq!((ids(&out), store.len()), (vec![9, 7], 0));
     }
 
     #[test]
