@@ -26,7 +26,7 @@ use crate::cache::{DecisionCache, KeptEntry};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, EngineConfig, OutputConfig, ShutdownMode};
 use crate::decision::{Decision, DecisionFlags, Sink};
-use crate::metrics::EngineMetrics;
+use crate::metrics::{DecisionTally, EngineMetrics};
 use crate::policy::Decider;
 use crate::ring::Ring;
 use crate::span::{KeyValue, Span, Str, Value};
@@ -446,8 +446,11 @@ impl Engine {
         for (entry, span) in late {
             self.sink.send(self.late_decision(entry, span, now));
         }
-        let mut poll = PollReport::default();
-        self.emit(&mut scratch.decided, &mut poll);
+        if !scratch.decided.is_empty() {
+            let (mut poll, mut tally) = (PollReport::default(), DecisionTally::default());
+            self.emit(&mut scratch.decided, &mut poll, &mut tally);
+            self.metrics.decided(&tally);
+        }
         SCRATCH.with(|s| s.set(scratch));
         report
     }
@@ -500,6 +503,7 @@ impl Engine {
             ShutdownMode::Drop => {
                 let mut discard = Vec::new();
                 let mut gauges = Gauges::default();
+                let mut tally = DecisionTally::default();
                 for shard in self.shards.iter() {
                     loop {
                         {
@@ -515,7 +519,7 @@ impl Engine {
                                 shard.counters.spans_dropped += n;
                                 report.traces_dropped += 1;
                                 report.spans_dropped += n;
-                                self.metrics.decided(false, n, DecisionFlags::from(flags));
+                                tally.add(false, n, DecisionFlags::from(flags));
                                 discard.push(spans);
                             }
                             if discard.len() < DECIDE_CHUNK {
@@ -530,6 +534,7 @@ impl Engine {
                         }
                     }
                 }
+                self.metrics.decided(&tally);
                 self.metrics
                     .buffer(gauges.spans, gauges.bytes, gauges.traces);
             }
@@ -549,6 +554,7 @@ impl Engine {
         let decider = self.decider.read().clone();
         let mut scratch = SCRATCH.with(Cell::take);
         let mut gauges = Gauges::default();
+        let mut tally = DecisionTally::default();
         let n = self.shards.len();
         let first = self.first_shard();
         for k in 0..n {
@@ -569,12 +575,13 @@ impl Engine {
                     }
                 }
                 scratch.release_discarded();
-                self.emit(&mut scratch.decided, report);
+                self.emit(&mut scratch.decided, report, &mut tally);
                 if !full {
                     break;
                 }
             }
         }
+        self.metrics.decided(&tally);
         self.metrics
             .buffer(gauges.spans, gauges.bytes, gauges.traces);
         // Whatever arrives from now on is due `completion_grace` after it at the soonest.
@@ -739,7 +746,13 @@ impl Engine {
         }
     }
 
-    fn emit(&self, decided: &mut Vec<Decision>, report: &mut PollReport) {
+    /// Hands `decided` to the sink, counting them in `report` and `tally`.
+    fn emit(
+        &self,
+        decided: &mut Vec<Decision>,
+        report: &mut PollReport,
+        tally: &mut DecisionTally,
+    ) {
         for decision in decided.drain(..) {
             let n = decision.span_count as u64;
             if decision.keep {
@@ -749,7 +762,7 @@ impl Engine {
                 report.traces_dropped += 1;
                 report.spans_dropped += n;
             }
-            self.metrics.decided(decision.keep, n, decision.flags);
+            tally.add(decision.keep, n, decision.flags);
             self.metrics
                 .latency(decision.decided_at.saturating_sub(decision.first_seen));
             self.sink.send(decision);

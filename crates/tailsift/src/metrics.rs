@@ -83,26 +83,23 @@ impl EngineMetrics {
         }
     }
 
-    pub fn decided(&self, keep: bool, spans: u64, flags: DecisionFlags) {
-        if keep {
-            self.kept.increment(1);
-            self.forwarded.increment(spans);
-        } else {
-            self.dropped_traces.increment(1);
-            self.dropped.increment(spans);
-        }
-        if flags.incomplete {
-            self.incomplete.increment(1);
-        }
-        if flags.early {
-            self.early_flag.increment(1);
-        }
-        if flags.timed_out {
-            self.timed_out.increment(1);
-        }
-        if flags.shutdown {
-            self.shutdown.increment(1);
-        }
+    /// Counts the decisions of `tally`: one increment per counter for a whole batch, not one
+    /// per decision (with a recorder, each increment is an atomic add that every deciding
+    /// thread shares).
+    pub fn decided(&self, tally: &DecisionTally) {
+        let add = |counter: &Counter, n: u64| {
+            if n > 0 {
+                counter.increment(n);
+            }
+        };
+        add(&self.kept, tally.kept);
+        add(&self.forwarded, tally.forwarded);
+        add(&self.dropped_traces, tally.dropped_traces);
+        add(&self.dropped, tally.dropped_spans);
+        add(&self.incomplete, tally.incomplete);
+        add(&self.early_flag, tally.early);
+        add(&self.timed_out, tally.timed_out);
+        add(&self.shutdown, tally.shutdown);
     }
 
     pub fn latency(&self, latency: Duration) {
@@ -113,5 +110,35 @@ impl EngineMetrics {
         self.buffer_spans.set(spans as f64);
         self.buffer_bytes.set(bytes as f64);
         self.buffer_traces.set(traces as f64);
+    }
+}
+
+/// Decisions counted for [`EngineMetrics::decided`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DecisionTally {
+    kept: u64,
+    forwarded: u64,
+    dropped_traces: u64,
+    dropped_spans: u64,
+    incomplete: u64,
+    early: u64,
+    timed_out: u64,
+    shutdown: u64,
+}
+
+impl DecisionTally {
+    /// Counts one decision of a trace of `spans` spans.
+    pub fn add(&mut self, keep: bool, spans: u64, flags: DecisionFlags) {
+        if keep {
+            self.kept += 1;
+            self.forwarded += spans;
+        } else {
+            self.dropped_traces += 1;
+            self.dropped_spans += spans;
+        }
+        self.incomplete += u64::from(flags.incomplete);
+        self.early += u64::from(flags.early);
+        self.timed_out += u64::from(flags.timed_out);
+        self.shutdown += u64::from(flags.shutdown);
     }
 }
