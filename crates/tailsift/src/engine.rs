@@ -26,7 +26,7 @@ use crate::cache::{DecisionCache, KeptEntry};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, EngineConfig, OutputConfig, ShutdownMode};
 use crate::decision::{Decision, DecisionFlags, Sink};
-use crate::metrics::{DecisionTally, EngineMetrics};
+use crate::metrics::{EngineMetrics, FlagCounts};
 use crate::policy::Decider;
 use crate::ring::Ring;
 use crate::span::{KeyValue, Span, Str, Value};
@@ -447,9 +447,9 @@ impl Engine {
             self.sink.send(self.late_decision(entry, span, now));
         }
         if !scratch.decided.is_empty() {
-            let (mut poll, mut tally) = (PollReport::default(), DecisionTally::default());
-            self.emit(&mut scratch.decided, &mut poll, &mut tally);
-            self.metrics.decided(&tally);
+            let (mut poll, mut flags) = (PollReport::default(), FlagCounts::default());
+            self.emit(&mut scratch.decided, &mut poll, &mut flags);
+            self.metrics.decided(&poll, &flags);
         }
         SCRATCH.with(|s| s.set(scratch));
         report
@@ -503,7 +503,7 @@ impl Engine {
             ShutdownMode::Drop => {
                 let mut discard = Vec::new();
                 let mut gauges = Gauges::default();
-                let mut tally = DecisionTally::default();
+                let mut counted = FlagCounts::default();
                 for shard in self.shards.iter() {
                     loop {
                         {
@@ -519,7 +519,7 @@ impl Engine {
                                 shard.counters.spans_dropped += n;
                                 report.traces_dropped += 1;
                                 report.spans_dropped += n;
-                                tally.add(false, n, DecisionFlags::from(flags));
+                                counted.add(DecisionFlags::from(flags));
                                 discard.push(spans);
                             }
                             if discard.len() < DECIDE_CHUNK {
@@ -534,7 +534,7 @@ impl Engine {
                         }
                     }
                 }
-                self.metrics.decided(&tally);
+                self.metrics.decided(&report, &counted);
                 self.metrics
                     .buffer(gauges.spans, gauges.bytes, gauges.traces);
             }
@@ -544,7 +544,7 @@ impl Engine {
 
     /// For each shard, repeatedly takes up to [`DECIDE_CHUNK`] traces with `take` and decides
     /// them under the shard's lock, emitting after the lock is released, until `take` comes back
-    /// with less than a full chunk.
+    /// with less than a full chunk. `report` comes in empty: what it counts goes to the metrics.
     fn decide_each_shard(
         &self,
         now: Duration,
@@ -554,7 +554,7 @@ impl Engine {
         let decider = self.decider.read().clone();
         let mut scratch = SCRATCH.with(Cell::take);
         let mut gauges = Gauges::default();
-        let mut tally = DecisionTally::default();
+        let mut flags = FlagCounts::default();
         let n = self.shards.len();
         let first = self.first_shard();
         for k in 0..n {
@@ -575,13 +575,13 @@ impl Engine {
                     }
                 }
                 scratch.release_discarded();
-                self.emit(&mut scratch.decided, report, &mut tally);
+                self.emit(&mut scratch.decided, report, &mut flags);
                 if !full {
                     break;
                 }
             }
         }
-        self.metrics.decided(&tally);
+        self.metrics.decided(report, &flags);
         self.metrics
             .buffer(gauges.spans, gauges.bytes, gauges.traces);
         // Whatever arrives from now on is due `completion_grace` after it at the soonest.
@@ -746,13 +746,8 @@ impl Engine {
         }
     }
 
-    /// Hands `decided` to the sink, counting them in `report` and `tally`.
-    fn emit(
-        &self,
-        decided: &mut Vec<Decision>,
-        report: &mut PollReport,
-        tally: &mut DecisionTally,
-    ) {
+    /// Hands `decided` to the sink, counting them in `report` and their flags in `flags`.
+    fn emit(&self, decided: &mut Vec<Decision>, report: &mut PollReport, flags: &mut FlagCounts) {
         for decision in decided.drain(..) {
             let n = decision.span_count as u64;
             if decision.keep {
@@ -762,7 +757,7 @@ impl Engine {
                 report.traces_dropped += 1;
                 report.spans_dropped += n;
             }
-            tally.add(decision.keep, n, decision.flags);
+            flags.add(decision.flags);
             self.metrics
                 .latency(decision.decided_at.saturating_sub(decision.first_seen));
             self.sink.send(decision);

@@ -21,7 +21,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 use crate::decision::DecisionFlags;
-use crate::engine::RejectReason;
+use crate::engine::{PollReport, RejectReason};
 
 pub(crate) struct EngineMetrics {
     pub spans_in: Counter,
@@ -83,23 +83,23 @@ impl EngineMetrics {
         }
     }
 
-    /// Counts the decisions of `tally`: one increment per counter for a whole batch, not one
-    /// per decision (with a recorder, each increment is an atomic add that every deciding
-    /// thread shares).
-    pub fn decided(&self, tally: &DecisionTally) {
+    /// Counts the decisions of a batch: `report`'s traces and spans, and `flags`. One increment
+    /// per counter for the whole batch, not one per decision (with a recorder, each increment is
+    /// an atomic add that every deciding thread shares).
+    pub fn decided(&self, report: &PollReport, flags: &FlagCounts) {
         let add = |counter: &Counter, n: u64| {
             if n > 0 {
                 counter.increment(n);
             }
         };
-        add(&self.kept, tally.kept);
-        add(&self.forwarded, tally.forwarded);
-        add(&self.dropped_traces, tally.dropped_traces);
-        add(&self.dropped, tally.dropped_spans);
-        add(&self.incomplete, tally.incomplete);
-        add(&self.early_flag, tally.early);
-        add(&self.timed_out, tally.timed_out);
-        add(&self.shutdown, tally.shutdown);
+        add(&self.kept, report.traces_kept);
+        add(&self.forwarded, report.spans_forwarded);
+        add(&self.dropped_traces, report.traces_dropped);
+        add(&self.dropped, report.spans_dropped);
+        add(&self.incomplete, flags.incomplete);
+        add(&self.early_flag, flags.early);
+        add(&self.timed_out, flags.timed_out);
+        add(&self.shutdown, flags.shutdown);
     }
 
     pub fn latency(&self, latency: Duration) {
@@ -113,29 +113,19 @@ impl EngineMetrics {
     }
 }
 
-/// Decisions counted for [`EngineMetrics::decided`].
+/// How many decisions of a batch carried each flag, for [`EngineMetrics::decided`] (the
+/// batch's [`PollReport`] counts its traces and spans).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct DecisionTally {
-    kept: u64,
-    forwarded: u64,
-    dropped_traces: u64,
-    dropped_spans: u64,
+pub(crate) struct FlagCounts {
     incomplete: u64,
     early: u64,
     timed_out: u64,
     shutdown: u64,
 }
 
-impl DecisionTally {
-    /// Counts one decision of a trace of `spans` spans.
-    pub fn add(&mut self, keep: bool, spans: u64, flags: DecisionFlags) {
-        if keep {
-            self.kept += 1;
-            self.forwarded += spans;
-        } else {
-            self.dropped_traces += 1;
-            self.dropped_spans += spans;
-        }
+impl FlagCounts {
+    /// Counts one decision's flags.
+    pub fn add(&mut self, flags: DecisionFlags) {
         self.incomplete += u64::from(flags.incomplete);
         self.early += u64::from(flags.early);
         self.timed_out += u64::from(flags.timed_out);
