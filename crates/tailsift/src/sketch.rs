@@ -13,9 +13,10 @@
 //! Traffic changes, so a baseline must forget: [`WindowedSketch`] keeps two sketches, the
 //! current half-window and the previous one, and rotates them by time (taken from the trace
 //! view's `now()`, never the wall clock). Queries see the last half to full window of traces,
-//! so a shift in the distribution is followed within one window. Computing quantiles walks the
-//! bins, so a window reuses its last answer until it grows by 1/128 of its samples (a baseline
-//! lags by under 1% of its traces; see [`WindowedSketch::quantiles`]).
+//! so a shift in the distribution is followed within one window. Walking the bins for every
+//! answer would cost a few hundred bins per trace, so a window tracks where the quantiles asked
+//! of it stand in its bins, value by value, and steps from the last answer to the next: every
+//! answer is exact to `α`, never stale (see [`WindowedSketch::quantiles`]).
 //!
 //! [`GroupedSketches`] holds one windowed sketch per group (root service + root name by default)
 //! in a bounded, sharded table that evicts the coldest group. Memory is bounded by
@@ -40,6 +41,8 @@ pub struct QuantileSketch {
     /// `ln γ`, and its inverse, so indexing is one `ln` and one multiply.
     ln_gamma: f64,
     inv_ln_gamma: f64,
+    /// `2 / (γ + 1)`: a bin's value is `γ^i` times this.
+    bin_scale: f64,
     max_bins: usize,
     /// `bins[j]` counts values of index `offset + j`.
     bins: Vec<u32>,
@@ -70,6 +73,7 @@ impl QuantileSketch {
             relative_accuracy: alpha,
             ln_gamma,
             inv_ln_gamma: 1.0 / ln_gamma,
+            bin_scale: 2.0 / (ln_gamma.exp() + 1.0),
             max_bins: max_bins.max(1),
             bins: Vec::new(),
             offset: 0,
@@ -118,17 +122,62 @@ impl QuantileSketch {
     /// Adds one value. Zero goes to an exact zero bucket; negative, infinite and NaN values are
     /// ignored.
     pub fn add(&mut self, value: f64) {
+        self.add_counted(value);
+    }
+
+    /// [`QuantileSketch::add`], saying where the value was counted, for a caller that tracks
+    /// ranks across adds ([`WindowedSketch`]).
+    pub(crate) fn add_counted(&mut self, value: f64) -> Counted {
         if !value.is_finite() || value < 0.0 {
-            return;
+            return Counted::Ignored;
         }
         self.count += 1;
         self.min = self.min.min(value);
         self.max = self.max.max(value);
         if value == 0.0 {
             self.zero_count += 1;
+            Counted::Zero
         } else {
-            self.add_index(self.index(value), 1);
+            match self.add_index(self.index(value), 1) {
+                Some(index) => Counted::Bin(index),
+                None => Counted::Reshaped,
+            }
         }
+    }
+
+    /// The values counted in bin `index` (0 outside the bins held).
+    pub(crate) fn bin_count_at(&self, index: i64) -> u64 {
+        usize::try_from(index - i64::from(self.offset))
+            .ok()
+            .and_then(|j| self.bins.get(j))
+            .map_or(0, |&c| u64::from(c))
+    }
+
+    /// The lowest bin above `index` that holds values (from the lowest bin for `None`).
+    pub(crate) fn occupied_above(&self, index: Option<i32>) -> Option<i32> {
+        let from = index.map_or(0, |i| {
+            usize::try_from(i64::from(i) + 1 - i64::from(self.offset)).unwrap_or(0)
+        });
+        let k = self.bins.get(from..)?.iter().position(|&c| c != 0)?;
+        Some(self.offset + (from + k) as i32)
+    }
+
+    /// The highest bin below `index` that holds values.
+    pub(crate) fn occupied_below(&self, index: i32) -> Option<i32> {
+        let end = usize::try_from(i64::from(index) - i64::from(self.offset)).ok()?;
+        let end = end.min(self.bins.len());
+        let k = self.bins[..end].iter().rposition(|&c| c != 0)?;
+        Some(self.offset + k as i32)
+    }
+
+    /// The zero bucket's count.
+    pub(crate) fn zero_count(&self) -> u64 {
+        self.zero_count
+    }
+
+    /// The smallest and largest values added (infinities when empty).
+    pub(crate) fn min_max(&self) -> (f64, f64) {
+        (self.min, self.max)
     }
 
     /// Adds a duration, in nanoseconds.
@@ -171,10 +220,9 @@ impl QuantileSketch {
         (value.ln() * self.inv_ln_gamma).ceil().clamp(-1e9, 1e9) as i32
     }
 
-    fn bin_value(&self, index: i32) -> f64 {
+    pub(crate) fn bin_value(&self, index: i32) -> f64 {
         // The midpoint (in relative terms) of (γ^(i-1), γ^i]: 2γ^i / (γ + 1).
-        let gamma = self.ln_gamma.exp();
-        2.0 * (index as f64 * self.ln_gamma).exp() / (gamma + 1.0)
+        (index as f64 * self.ln_gamma).exp() * self.bin_scale
     }
 
     /// Extends the bins with zeroes to `len`, doubling capacity but never past the bound, so
@@ -189,12 +237,16 @@ impl QuantileSketch {
         self.bins.resize(len, 0);
     }
 
-    fn add_index(&mut self, index: i32, n: u32) {
+    /// Counts `n` values in bin `index`. Returns the bin they were counted in (the lowest bin
+    /// for an index below a collapsed range), or `None` when bins were collapsed or the bin's
+    /// count saturated: then bins no longer hold what was added to them, and ranks tracked
+    /// across adds must be found again.
+    fn add_index(&mut self, index: i32, n: u32) -> Option<i32> {
         let max = self.max_bins as i64;
         if self.bins.is_empty() {
             self.offset = index;
             self.bins.push(n);
-            return;
+            return (n < u32::MAX).then_some(index);
         }
         let i = index as i64;
         let lo = self.offset as i64;
@@ -215,8 +267,7 @@ impl QuantileSketch {
             }
             // Below the collapsed range, values count in the lowest bin.
             let j = (i - self.offset as i64).max(0) as usize;
-            self.bins[j] = self.bins[j].saturating_add(n);
-            return;
+            return self.count_in(j, n);
         }
         if i > hi {
             let new_len = i - lo + 1;
@@ -239,13 +290,36 @@ impl QuantileSketch {
                     self.grow_to(max as usize);
                 }
                 self.offset = (i - max + 1) as i32;
+                let j = (i - self.offset as i64) as usize;
+                self.count_in(j, n);
+                return None;
             } else {
                 self.grow_to(new_len as usize);
             }
         }
         let j = (i - self.offset as i64) as usize;
-        self.bins[j] = self.bins[j].saturating_add(n);
+        self.count_in(j, n)
     }
+
+    /// Adds `n` to bin `j`: its index, or `None` if the count saturated.
+    fn count_in(&mut self, j: usize, n: u32) -> Option<i32> {
+        let (count, overflow) = self.bins[j].overflowing_add(n);
+        self.bins[j] = if overflow { u32::MAX } else { count };
+        (!overflow && count < u32::MAX).then_some(self.offset + j as i32)
+    }
+}
+
+/// Where [`QuantileSketch::add_counted`] counted a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Counted {
+    /// Not a value the sketch holds (negative, infinite, NaN).
+    Ignored,
+    /// In the zero bucket.
+    Zero,
+    /// In the bin of this index.
+    Bin(i32),
+    /// Bins were collapsed, or a count saturated: earlier positions in the bins are void.
+    Reshaped,
 }
 
 /// A duration in nanoseconds, as a float. Through `u64` ([`crate::clock::nanos`]): `u128`'s
