@@ -371,8 +371,8 @@ impl Engine {
             return report;
         }
         let mut scratch = SCRATCH.with(Cell::take);
+        scratch.route(&batch, &self.ring, self.shards.len(), &mut report.rejected);
         let mut slots = Slots::new(batch, std::mem::take(&mut scratch.live));
-        scratch.route(&slots, &self.ring, self.shards.len(), &mut report.rejected);
         let grace = self.config.buffer.completion_grace;
         let mut late = Vec::new();
         // Only needed for early decisions: not cloned (a shared reference count) otherwise.

@@ -5,7 +5,6 @@
 
 use std::cell::Cell;
 
-use super::slots::Slots;
 use super::{RejectCounts, RejectReason};
 use crate::buffer::{ReadyTrace, SortKey};
 use crate::decision::Decision;
@@ -75,11 +74,11 @@ impl Scratch {
 
     /// Validates every span of the batch and routes the valid ones to one of `shards` shards
     /// on `ring`: `routes` gets each span's hash, size and shard, `order` and `starts` the spans
-    /// grouped by shard. Rejected spans are counted in `rejected` and left in `slots` (dropped
-    /// with them).
+    /// grouped by shard. Rejected spans are counted in `rejected` (and left in the batch, to be
+    /// dropped with it).
     pub fn route(
         &mut self,
-        slots: &Slots,
+        spans: &[Span],
         ring: &Ring<usize>,
         shards: usize,
         rejected: &mut RejectCounts,
@@ -100,11 +99,7 @@ impl Scratch {
             size: 0,
             shard: REJECTED,
         };
-        for i in 0..slots.len() {
-            let Some(span) = slots.get(i) else {
-                routes.push(nowhere); // (every slot is full before routing)
-                continue;
-            };
+        for span in spans {
             let reason = if !span.trace_id.is_valid() {
                 Some(RejectReason::ZeroTraceId)
             } else if !span.span_id.is_valid() {
