@@ -229,7 +229,9 @@ fn step(halves: [&QuantileSketch; 2], p: &mut Position, needed: u64) -> bool {
         *p = match below {
             Some(index) => {
                 let here = count_at(index);
-                at(index, p.below - here, here)
+                // `here` is among the values below `p`, so this never goes under 0 while the
+                // counts are right; saturating keeps a miscount from panicking mid-decision.
+                at(index, p.below.saturating_sub(here), here)
             }
             None => Position {
                 here: p.below,
