@@ -146,8 +146,8 @@ impl QuantileSketch {
     }
 
     /// The values counted in bin `index` (0 outside the bins held).
-    pub(crate) fn bin_count_at(&self, index: i64) -> u64 {
-        usize::try_from(index - i64::from(self.offset))
+    pub(crate) fn bin_count_at(&self, index: i32) -> u64 {
+        usize::try_from(i64::from(index) - i64::from(self.offset))
             .ok()
             .and_then(|j| self.bins.get(j))
             .map_or(0, |&c| u64::from(c))
@@ -335,8 +335,9 @@ pub(crate) fn nanos_f64(d: Duration) -> f64 {
 /// The `q`-quantile is the value of the bin where the count of values seen first passes
 /// `q × (count − 1)`: that rank is turned into a whole number of values once per quantile, and
 /// the walk sums bins a chunk at a time, looking at single bins only in the chunk where the
-/// next quantile's count is reached (a baseline refresh walks a few hundred bins, mostly
-/// between quantiles).
+/// next quantile's count is reached (a walk covers a few hundred bins, mostly between
+/// quantiles). A [`WindowedSketch`] steps from its last answers instead, and walks only when
+/// it has none to step from.
 pub(crate) fn merged_quantiles<const N: usize>(
     sketches: [&QuantileSketch; N],
     qs: &[f64],

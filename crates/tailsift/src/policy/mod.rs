@@ -12,8 +12,9 @@
 //!
 //! One module per kind, with its config, evaluation and tests side by side:
 //! [`errors`], [`latency`], [`critical_path`], [`representative`] (the four of the mission),
-//! [`probabilistic`] (a plain sample at one rate, without strata), [`status_code`], [`attribute`] (string, numeric, boolean), [`span_count`], [`rate_limit`],
-//! [`always`] (and never), [`composite`] (and, or, not, drop). `cel` and `wasm` configs are
+//! [`probabilistic`] (a plain sample at one rate, without strata), [`status_code`],
+//! [`attribute`] (string, numeric, boolean), [`span_count`], [`rate_limit`], [`always`] (and
+//! never), [`composite`] (and, or, not, drop). `cel` and `wasm` configs are
 //! parsed here and built by other crates through [`PolicyBuilders`].
 
 pub mod always;

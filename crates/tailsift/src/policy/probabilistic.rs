@@ -80,8 +80,8 @@ mod tests {
         ProbabilisticPolicy::new("sample", &ProbabilisticConfig { rate }).unwrap()
     }
 
-    /// Whether the policy alone keeps the trace with `randomness`.
-    fn kept(p: &ProbabilisticPolicy, randomness: u64) -> (bool, f64) {
+    /// A view of an empty trace whose id carries `randomness`.
+    fn view(randomness: u64) -> TraceView<'static> {
         let view = TraceView::new(
             TraceId::from_u128(randomness as u128 | 1 << 100),
             &[],
@@ -89,6 +89,12 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!(view.randomness(), randomness);
+        view
+    }
+
+    /// Whether the policy alone keeps the trace with `randomness`.
+    fn kept(p: &ProbabilisticPolicy, randomness: u64) -> (bool, f64) {
+        let view = view(randomness);
         let outcome = combine(view.randomness(), [p.evaluate(&view).unwrap()], false);
         (outcome.keep, outcome.adjusted_count)
     }
@@ -111,16 +117,12 @@ mod tests {
 
     #[test]
     fn matches_every_trace_with_its_name_and_rate() {
-        let view = TraceView::new(
-            TraceId::from_u128(7),
-            &[],
-            TraceFlags::default(),
-            Duration::ZERO,
-        );
-        assert_eq!(
-            policy(0.1).evaluate(&view).unwrap(),
-            Verdict::keep_at("sample", 0.1)
-        );
+        for randomness in [0, 7, RANDOMNESS_RANGE - 1] {
+            assert_eq!(
+                policy(0.1).evaluate(&view(randomness)).unwrap(),
+                Verdict::keep_at("sample", 0.1)
+            );
+        }
     }
 
     #[test]

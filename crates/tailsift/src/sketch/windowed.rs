@@ -208,12 +208,7 @@ impl WindowedSketch {
 /// Moves `p` to the bin of the window's `halves` that holds the `needed`-th value (counting
 /// from 1); `false` if the bins hold fewer values.
 fn step(halves: [&QuantileSketch; 2], p: &mut Position, needed: u64) -> bool {
-    let count_at = |index: i32| -> u64 {
-        halves
-            .iter()
-            .map(|s| s.bin_count_at(i64::from(index)))
-            .sum()
-    };
+    let count_at = |index: i32| -> u64 { halves.iter().map(|s| s.bin_count_at(index)).sum() };
     let at = |index: i32, below: u64, here: u64| Position {
         bin: Some(index),
         below,
