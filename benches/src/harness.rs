@@ -560,7 +560,8 @@ struct Step {
     at: Duration,
     spans: Mutex<Vec<Span>>,
     poll_at: Option<Duration>,
-    /// With `pace`: when the batch was handed to `ingest`, nanoseconds after the run started.
+    /// With `pace`: when the batch was handed to `ingest`, nanoseconds after the run started
+    /// (0 for a step without spans).
     delivered: AtomicU64,
 }
 
@@ -907,19 +908,20 @@ fn run_once(
                     std::hint::spin_loop();
                 }
             }
-            let now = started.elapsed();
-            clock.set(now);
-            step.delivered
-                .store(now.as_nanos() as u64, Ordering::Relaxed);
-        } else {
-            clock.set(step.at);
         }
+        let now = if paced { started.elapsed() } else { step.at };
+        clock.set(now);
         let spans = step
             .spans
             .lock()
             .map(|mut s| std::mem::take(&mut *s))
             .unwrap_or_default();
         if !spans.is_empty() {
+            if paced {
+                // Only batches count as delivered: the poller settles after the last one.
+                step.delivered
+                    .store(now.as_nanos() as u64, Ordering::Relaxed);
+            }
             engine.ingest(spans);
         }
         if let Some(flag) = ingested.get(i) {
@@ -965,9 +967,23 @@ fn run_once(
                     done.fetch_add(1, Ordering::Release);
                 });
             }
+            // The poller runs until the feeders are done and the traces their last batches
+            // completed have come due: stopped sooner, those traces would be decided by the
+            // final flush past `decision_wait`, not as a collector's poller decides them.
+            let settled = || {
+                if done.load(Ordering::Acquire) < feeders {
+                    return false;
+                }
+                let last = steps
+                    .iter()
+                    .map(|s| s.delivered.load(Ordering::Relaxed))
+                    .max()
+                    .unwrap_or(0);
+                started.elapsed() > Duration::from_nanos(last) + grace + POLL_EVERY
+            };
             if let Some(every) = options.poll_every {
                 let mut previous = started.elapsed();
-                while done.load(Ordering::Acquire) < feeders {
+                while !settled() {
                     std::thread::sleep(every);
                     let now = started.elapsed();
                     poll_gaps.push(now - previous);
@@ -984,7 +1000,7 @@ fn run_once(
                     log: Mutex::new(PollLog::default()),
                 });
                 let driver = Driver::start_with(target.clone(), DriverConfig::default());
-                while done.load(Ordering::Acquire) < feeders {
+                while !settled() {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 if let Ok(driver) = driver {
