@@ -7,15 +7,33 @@
 //! static GLOBAL: tailsift_benches::counting::CountingAlloc = tailsift_benches::counting::CountingAlloc;
 //! ```
 //!
-//! It wraps [`System`] and keeps four process-wide relaxed atomics. Counting can be switched
-//! off ([`set_enabled`]) so timed runs do not pay for the shared counters (two threads that
-//! allocate would contend on their cache line); a run that needs counts switches it on for its
-//! whole length, so every allocation it counts is matched by the free it counts.
+//! It wraps the system's allocator ([`System`](std::alloc::System), glibc malloc here), or
+//! mimalloc or jemalloc with the crate's `mimalloc` or `jemalloc` feature ([`ALLOCATOR`] names
+//! it), and keeps four process-wide relaxed atomics. Counting can be switched off
+//! ([`set_enabled`]) so timed runs do not pay for the shared counters (two threads that allocate
+//! would contend on their cache line); a run that needs counts switches it on for its whole
+//! length, so every allocation it counts is matched by the free it counts.
 //!
 //! Without the allocator installed the counters stay at zero and [`installed`] is false.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+#[cfg(feature = "mimalloc")]
+use mimalloc::MiMalloc as Inner;
+#[cfg(not(any(feature = "mimalloc", feature = "jemalloc")))]
+use std::alloc::System as Inner;
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+use tikv_jemallocator::Jemalloc as Inner;
+
+/// The allocator [`CountingAlloc`] wraps, as the harness reports it.
+pub const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else if cfg!(feature = "jemalloc") {
+    "jemalloc"
+} else {
+    "the system's (glibc malloc)"
+};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -24,7 +42,7 @@ static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
 static FREES: AtomicU64 = AtomicU64::new(0);
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 
-/// The counting allocator: [`System`] plus counters.
+/// The counting allocator: the allocator [`ALLOCATOR`] names, plus counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CountingAlloc;
 
@@ -53,12 +71,12 @@ fn on_free(size: usize) {
     }
 }
 
-// SAFETY: every method forwards to `System` with the same arguments and returns its result
-// unchanged; the counters have no effect on the memory handed out.
+// SAFETY: every method forwards to the wrapped allocator with the same arguments and returns its
+// result unchanged; the counters have no effect on the memory handed out.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         mark_installed();
-        let ptr = System.alloc(layout);
+        let ptr = Inner.alloc(layout);
         if !ptr.is_null() {
             on_alloc(layout.size());
         }
@@ -67,7 +85,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         mark_installed();
-        let ptr = System.alloc_zeroed(layout);
+        let ptr = Inner.alloc_zeroed(layout);
         if !ptr.is_null() {
             on_alloc(layout.size());
         }
@@ -75,12 +93,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        Inner.dealloc(ptr, layout);
         on_free(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = System.realloc(ptr, layout, new_size);
+        let new = Inner.realloc(ptr, layout, new_size);
         if !new.is_null() {
             // A reallocation is one allocation event (as Go's and jemalloc's counters see it)
             // of the new size, and the free of the old block.

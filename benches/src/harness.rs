@@ -375,7 +375,9 @@ impl std::fmt::Display for Report {
                 self.prefilled
             )?;
         }
-        if !self.counted {
+        if self.counted {
+            writeln!(f, "allocator: {}", counting::ALLOCATOR)?;
+        } else {
             writeln!(
                 f,
                 "allocations: not counted (counting allocator not installed)"
