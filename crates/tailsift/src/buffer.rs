@@ -369,25 +369,55 @@ impl Shard {
         }
     }
 
-    /// The earliest time at which [`Shard::take_due`] may find a trace due: the completion
-    /// queue's front or the wait queue's front, whichever is sooner (`None` when both are
-    /// empty). It may be early (an entry of a decided trace, or of a trace that got a span since)
-    /// but never late, so a poller that waits until then misses nothing already buffered.
-    /// `wait` is `decision_wait`. A wait-queue front whose trace was decided already (a poll
-    /// clears those it meets) answers "now": the poller polls again soon and clears it.
-    pub fn next_due(&self, wait: Duration) -> Option<Duration> {
-        let completion = self.completion.next_due().map(Duration::from_nanos);
-        let waited = self.wait_queue.front().map(|front| {
+    /// The earliest time at which [`Shard::take_due`] may find a trace due is the sooner of
+    /// this and [`Shard::wait_due`] (`None` when both queues are empty): the completion queue's
+    /// front. Like the wait queue's part, it may be early (an entry of a decided trace, or of a
+    /// trace that got a span since) but never late, so a poller that waits until then misses
+    /// nothing already buffered.
+    pub fn completion_due(&self) -> Option<Duration> {
+        self.completion.next_due().map(Duration::from_nanos)
+    }
+
+    /// The wait queue's part of the earliest due time (see [`Shard::completion_due`]): when its
+    /// front has waited `wait` (`decision_wait`). A front whose trace was decided already (a
+    /// poll clears those it meets) answers "now": the poller polls again soon and clears it.
+    pub fn wait_due(&self, wait: Duration) -> Option<Duration> {
+        self.wait_queue.front().map(|front| {
             self.traces
                 .find(front.hash, |e| e.generation == front.generation)
                 .map_or(Duration::ZERO, |e| {
                     Duration::from_nanos(e.first_seen).saturating_add(wait)
                 })
-        });
-        match (completion, waited) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        })
+    }
+
+    /// The earliest time at which a buffered trace's entry in either queue comes due, stale
+    /// entries left out: what [`Shard::completion_due`] and [`Shard::wait_due`] may only
+    /// answer early. Walks both queues.
+    #[cfg(test)]
+    pub fn earliest_live_due(&self, wait: Duration) -> Option<Duration> {
+        let live = |hash: u64, generation: u64| {
+            self.traces
+                .find(hash, |e| e.generation == generation)
+                .map(|e| e.first_seen)
+        };
+        let completion = self
+            .completion
+            .0
+            .iter()
+            .filter(|e| live(e.hash, e.generation).is_some())
+            .map(|e| e.due);
+        let waited = self
+            .wait_queue
+            .iter()
+            .filter_map(|e| live(e.hash, e.generation))
+            .map(|first_seen| first_seen.saturating_add(nanos(wait)));
+        completion.chain(waited).min().map(Duration::from_nanos)
+    }
+
+    /// Whether the wait queue holds an entry (of a buffered trace, or a stale one).
+    pub fn has_waiting(&self) -> bool {
+        !self.wait_queue.is_empty()
     }
 
     /// Takes the oldest trace (by first span), for an early decision or shutdown.

@@ -10,6 +10,9 @@
 //! - Decisions are made under the shard lock and recorded in the decision cache before the lock is
 //!   released, so a span racing its trace's decision either joins the trace or follows the cached
 //!   decision; it never starts a second trace.
+//! - A poll locks only the shards that may have a trace due: each lock hold that changes a shard
+//!   publishes, beside the lock, the earliest time one may come due, never later than the truth
+//!   (`engine::cell`).
 //!
 //! (Over 600 lines: ingest, poll and shutdown share one lock discipline and one decision path,
 //! which read best together; the parts that stand alone are `engine::slots` and `engine::scratch`.)
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
 use crate::buffer::{Offer, ReadyTrace, Shard};
 use crate::cache::{DecisionCache, KeptEntry};
@@ -33,9 +36,11 @@ use crate::span::{KeyValue, Span, Str, Value};
 use crate::verdict::{th_value, Outcome};
 use crate::view::{TraceFlags, TraceView};
 
+mod cell;
 mod scratch;
 mod slots;
 
+use cell::{ShardCell, ShardGauges};
 use scratch::{Route, Scratch, SCRATCH};
 use slots::Slots;
 
@@ -246,7 +251,7 @@ impl EngineBuilder {
         let per = |total: usize| total.div_ceil(n).max(1);
         let shards = (0..n)
             .map(|_| {
-                Mutex::new(Shard::new(DecisionCache::new(
+                ShardCell::new(Shard::new(DecisionCache::new(
                     per(self.config.decision_cache.kept_entries),
                     per(self.config.decision_cache.dropped_entries),
                 )))
@@ -283,7 +288,7 @@ pub struct Engine {
     config: EngineConfig,
     shard_max_spans: usize,
     shard_max_bytes: usize,
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[ShardCell]>,
     ring: Ring<usize>,
     decider: RwLock<Arc<dyn Decider>>,
     sink: Arc<dyn Sink>,
@@ -295,6 +300,15 @@ pub struct Engine {
     /// Counts `ingest` and `poll` calls, to start each at a different shard.
     rotation: AtomicU64,
     metrics: EngineMetrics,
+}
+
+/// Which shards a [`Engine::decide_each_shard`] locks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// Those whose published due time is not after the poll's time.
+    MayBeDue,
+    /// All of them (shutdown).
+    Every,
 }
 
 /// Traces decided per lock hold: bounds how long a poll keeps one shard from ingesting. At the
@@ -319,12 +333,11 @@ struct Gauges {
 }
 
 impl Gauges {
-    /// `wait` is `decision_wait`.
-    fn add(&mut self, shard: &Shard, wait: Duration) {
-        self.spans += shard.span_count();
+    fn add(&mut self, shard: ShardGauges) {
+        self.spans += shard.spans;
         self.bytes += shard.bytes;
-        self.traces += shard.trace_count();
-        if let Some(due) = shard.next_due(wait) {
+        self.traces += shard.traces;
+        if let Some(due) = shard.due {
             self.next_due = Some(self.next_due.map_or(due, |d| d.min(due)));
         }
     }
@@ -374,6 +387,7 @@ impl Engine {
         scratch.route(&batch, &self.ring, self.shards.len(), &mut report.rejected);
         let mut slots = Slots::new(batch, std::mem::take(&mut scratch.live));
         let grace = self.config.buffer.completion_grace;
+        let wait = self.config.buffer.decision_wait;
         let mut late = Vec::new();
         // Only needed for early decisions: not cloned (a shared reference count) otherwise.
         let mut decider: Option<Arc<dyn Decider>> = None;
@@ -385,7 +399,8 @@ impl Engine {
             if members.is_empty() {
                 continue;
             }
-            let mut shard = self.shards[index].lock();
+            let cell = &self.shards[index];
+            let mut shard = cell.lock();
             if self.closed.load(Ordering::Acquire) {
                 // Dropped with the slots, after the locks are released.
                 report
@@ -436,6 +451,7 @@ impl Engine {
                 let decider = decider.get_or_insert_with(|| self.decider.read().clone());
                 self.decide_locked(&**decider, &mut shard, trace, now, &mut scratch);
             }
+            cell.publish_ingest(&shard, now, wait);
         }
         scratch.live = slots.finish();
         scratch.release_discarded();
@@ -470,7 +486,7 @@ impl Engine {
         let grace = self.config.buffer.completion_grace;
         let wait = self.config.buffer.decision_wait;
         let mut report = PollReport::default();
-        self.decide_each_shard(now, &mut report, |shard, ready| {
+        self.decide_each_shard(now, &mut report, Visit::MayBeDue, |shard, ready| {
             shard.take_due(now, grace, wait, DECIDE_CHUNK, ready)
         });
         report
@@ -492,22 +508,24 @@ impl Engine {
             ..TraceFlags::default()
         };
         match self.config.buffer.on_shutdown {
-            ShutdownMode::Decide => self.decide_each_shard(now, &mut report, |shard, ready| {
-                while ready.len() < DECIDE_CHUNK {
-                    match shard.take_oldest(flags) {
-                        Some(trace) => ready.push(trace),
-                        None => break,
+            ShutdownMode::Decide => {
+                self.decide_each_shard(now, &mut report, Visit::Every, |shard, ready| {
+                    while ready.len() < DECIDE_CHUNK {
+                        match shard.take_oldest(flags) {
+                            Some(trace) => ready.push(trace),
+                            None => break,
+                        }
                     }
-                }
-            }),
+                })
+            }
             ShutdownMode::Drop => {
                 let mut discard = Vec::new();
                 let mut gauges = Gauges::default();
                 let mut counted = FlagCounts::default();
-                for shard in self.shards.iter() {
+                for cell in self.shards.iter() {
                     loop {
                         {
-                            let mut shard = shard.lock();
+                            let mut shard = cell.lock();
                             while discard.len() < DECIDE_CHUNK {
                                 let Some(trace) = shard.take_oldest(flags) else {
                                     break;
@@ -523,7 +541,8 @@ impl Engine {
                                 discard.push(spans);
                             }
                             if discard.len() < DECIDE_CHUNK {
-                                gauges.add(&shard, self.config.buffer.decision_wait);
+                                let wait = self.config.buffer.decision_wait;
+                                gauges.add(cell.publish_exact(&shard, wait));
                             }
                         }
                         let full = discard.len() == DECIDE_CHUNK;
@@ -544,11 +563,14 @@ impl Engine {
 
     /// For each shard, repeatedly takes up to [`DECIDE_CHUNK`] traces with `take` and decides
     /// them under the shard's lock, emitting after the lock is released, until `take` comes back
-    /// with less than a full chunk. `report` comes in empty: what it counts goes to the metrics.
+    /// with less than a full chunk. With [`Visit::MayBeDue`], a shard whose published due time
+    /// is after `now` is not locked (see `engine::cell`). `report` comes in empty: what it
+    /// counts goes to the metrics.
     fn decide_each_shard(
         &self,
         now: Duration,
         report: &mut PollReport,
+        visit: Visit,
         mut take: impl FnMut(&mut Shard, &mut Vec<ReadyTrace>),
     ) {
         let decider = self.decider.read().clone();
@@ -558,11 +580,15 @@ impl Engine {
         let n = self.shards.len();
         let first = self.first_shard();
         for k in 0..n {
-            let shard = &self.shards[(first + k) % n];
+            let cell = &self.shards[(first + k) % n];
+            if visit == Visit::MayBeDue && !cell.may_be_due(now) {
+                gauges.add(cell.published());
+                continue;
+            }
             loop {
                 let full;
                 {
-                    let mut shard = shard.lock();
+                    let mut shard = cell.lock();
                     let mut ready = std::mem::take(&mut scratch.ready);
                     take(&mut shard, &mut ready);
                     full = ready.len() >= DECIDE_CHUNK;
@@ -571,7 +597,8 @@ impl Engine {
                     }
                     scratch.ready = ready;
                     if !full {
-                        gauges.add(&shard, self.config.buffer.decision_wait);
+                        let wait = self.config.buffer.decision_wait;
+                        gauges.add(cell.publish_exact(&shard, wait));
                     }
                 }
                 scratch.release_discarded();
@@ -600,8 +627,8 @@ impl Engine {
         for (i, r) in self.rejected.iter().enumerate() {
             s.rejected.0[i] = r.load(Ordering::Relaxed);
         }
-        for shard in self.shards.iter() {
-            let shard = shard.lock();
+        for cell in self.shards.iter() {
+            let shard = cell.lock();
             let c = shard.counters;
             s.spans_forwarded += c.spans_forwarded;
             s.spans_dropped += c.spans_dropped;

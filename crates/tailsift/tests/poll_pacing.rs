@@ -159,3 +159,57 @@ fn a_sink_may_ingest_into_the_shard_being_polled() {
     assert!(stats.conserved());
     *engine.lock().expect("engine") = None;
 }
+
+#[test]
+fn a_poll_with_nothing_due_does_not_wait_for_a_busy_shard() {
+    // An ingest over the buffer's bound decides its oldest trace early, under the shard's lock;
+    // here the decider holds it until told to let go. A poll at a time when nothing is due reads
+    // what the shard published at its last lock hold and returns, where it used to queue behind
+    // the lock.
+    let clock = ManualClock::new();
+    let (entered, decider_entered) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new((entered, released));
+    let mut cfg = config(1);
+    cfg.buffer.max_spans = 2;
+    let engine = Arc::new(
+        Engine::builder(cfg)
+            .decider(move |_: &TraceView<'_>| {
+                let gate = gate.lock().expect("gate");
+                let _ = gate.0.send(());
+                let _ = gate.1.recv();
+                Verdict::keep("always")
+            })
+            .sink(|_: Decision| {})
+            .clock(clock.clone())
+            .build()
+            .expect("valid config"),
+    );
+    clock.set(secs(1.0));
+    // Rootless: due only when `decision_wait` (30 s) has passed.
+    engine.ingest(vec![span(1, 2, 1), span(2, 2, 1)]);
+    let ingesting = std::thread::spawn({
+        let engine = engine.clone();
+        move || engine.ingest(vec![span(3, 2, 1)])
+    });
+    decider_entered.recv().expect("the early decision started");
+
+    let (polled, poll_done) = std::sync::mpsc::channel();
+    let polling = std::thread::spawn({
+        let engine = engine.clone();
+        move || {
+            let report = engine.poll(secs(1.0));
+            let _ = polled.send(report);
+        }
+    });
+    // A bound, not a pause: the poll answers at once, or it is stuck behind the lock.
+    let report = poll_done.recv_timeout(Duration::from_secs(60));
+    release.send(()).expect("release the decider");
+    let report = report.expect("the poll returned while the shard was busy");
+    assert_eq!(report.traces(), 0);
+    // Nothing buffered is due before 31 s; a trace arriving now would be due at 3 s.
+    assert_eq!(report.next_due, secs(3.0));
+    polling.join().expect("poll thread");
+    assert_eq!(ingesting.join().expect("ingest thread").early_decisions, 1);
+    assert!(engine.stats().conserved());
+}
