@@ -10,6 +10,8 @@
 //! - Decisions are made under the shard lock and recorded in the decision cache before the lock is
 //!   released, so a span racing its trace's decision either joins the trace or follows the cached
 //!   decision; it never starts a second trace.
+//! - A shard held by another thread is passed over and locked after the free ones
+//!   ([`ShardOrder`]).
 //! - A poll locks only the shards that may have a trace due: each lock hold that changes a shard
 //!   publishes, beside the lock, the earliest time one may come due, never later than the truth
 //!   (`engine::cell`).
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{MutexGuard, RwLock};
 
 use crate::buffer::{Offer, ReadyTrace, Shard};
 use crate::cache::{DecisionCache, KeptEntry};
@@ -302,6 +304,77 @@ pub struct Engine {
     metrics: EngineMetrics,
 }
 
+/// The order in which an ingest or a poll visits the shards: every shard once, from `first` on,
+/// without waiting for a shard another thread holds; then those it found held, waiting for
+/// each. Waiting on a busy lock while free ones remain is time lost to both threads.
+struct ShardOrder {
+    first: usize,
+    n: usize,
+    next: usize,
+    /// The shards found held, in the order found; `revisit` of them done.
+    busy: Vec<usize>,
+    revisit: usize,
+}
+
+/// Which pass of a [`ShardOrder`] a shard is visited in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// The first: a held shard is passed over.
+    Free,
+    /// The second, over the shards passed over: their locks are waited for.
+    Busy,
+}
+
+impl ShardOrder {
+    /// `busy` is a reusable vector, handed back by [`ShardOrder::finish`].
+    fn new(first: usize, n: usize, busy: &mut Vec<usize>) -> ShardOrder {
+        let mut busy = std::mem::take(busy);
+        busy.clear();
+        ShardOrder {
+            first,
+            n,
+            next: 0,
+            busy,
+            revisit: 0,
+        }
+    }
+
+    fn next(&mut self) -> Option<(usize, Pass)> {
+        if self.next < self.n {
+            let index = (self.first + self.next) % self.n;
+            self.next += 1;
+            return Some((index, Pass::Free));
+        }
+        let index = *self.busy.get(self.revisit)?;
+        self.revisit += 1;
+        Some((index, Pass::Busy))
+    }
+
+    /// Locks `cell` (shard `index`), or, in the first pass, passes it over for the second when
+    /// another thread holds it.
+    fn lock<'a>(
+        &mut self,
+        cell: &'a ShardCell,
+        index: usize,
+        pass: Pass,
+    ) -> Option<MutexGuard<'a, Shard>> {
+        match pass {
+            Pass::Busy => Some(cell.lock()),
+            Pass::Free => {
+                let shard = cell.try_lock();
+                if shard.is_none() {
+                    self.busy.push(index);
+                }
+                shard
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<usize> {
+        self.busy
+    }
+}
+
 /// Which shards a [`Engine::decide_each_shard`] locks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Visit {
@@ -391,16 +464,16 @@ impl Engine {
         let mut late = Vec::new();
         // Only needed for early decisions: not cloned (a shared reference count) otherwise.
         let mut decider: Option<Arc<dyn Decider>> = None;
-        let n = self.shards.len();
-        let first = self.first_shard();
-        for k in 0..n {
-            let index = (first + k) % n;
+        let mut shards = ShardOrder::new(self.first_shard(), self.shards.len(), &mut scratch.busy);
+        while let Some((index, pass)) = shards.next() {
             let members = scratch.starts[index] as usize..scratch.starts[index + 1] as usize;
             if members.is_empty() {
                 continue;
             }
             let cell = &self.shards[index];
-            let mut shard = cell.lock();
+            let Some(mut shard) = shards.lock(cell, index, pass) else {
+                continue;
+            };
             if self.closed.load(Ordering::Acquire) {
                 // Dropped with the slots, after the locks are released.
                 report
@@ -453,6 +526,7 @@ impl Engine {
             }
             cell.publish_ingest(&shard, now, wait);
         }
+        scratch.busy = shards.finish();
         scratch.live = slots.finish();
         scratch.release_discarded();
         self.count_rejected(&report.rejected);
@@ -577,18 +651,21 @@ impl Engine {
         let mut scratch = SCRATCH.with(Cell::take);
         let mut gauges = Gauges::default();
         let mut flags = FlagCounts::default();
-        let n = self.shards.len();
-        let first = self.first_shard();
-        for k in 0..n {
-            let cell = &self.shards[(first + k) % n];
+        let mut shards = ShardOrder::new(self.first_shard(), self.shards.len(), &mut scratch.busy);
+        while let Some((index, pass)) = shards.next() {
+            let cell = &self.shards[index];
             if visit == Visit::MayBeDue && !cell.may_be_due(now) {
                 gauges.add(cell.published());
                 continue;
             }
+            let Some(shard) = shards.lock(cell, index, pass) else {
+                continue;
+            };
+            let mut hold = Some(shard);
             loop {
                 let full;
                 {
-                    let mut shard = cell.lock();
+                    let mut shard = hold.take().unwrap_or_else(|| cell.lock());
                     let mut ready = std::mem::take(&mut scratch.ready);
                     take(&mut shard, &mut ready);
                     full = ready.len() >= DECIDE_CHUNK;
@@ -608,6 +685,7 @@ impl Engine {
                 }
             }
         }
+        scratch.busy = shards.finish();
         self.metrics.decided(report, &flags);
         self.metrics
             .buffer(gauges.spans, gauges.bytes, gauges.traces);
@@ -843,6 +921,45 @@ pub fn with_threshold(trace_state: &str, th: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_order_passes_held_shards_over_then_waits_for_them() {
+        let cells: Vec<ShardCell> = (0..4)
+            .map(|_| ShardCell::new(Shard::new(DecisionCache::new(8, 8))))
+            .collect();
+        let mut reused = vec![7, 7];
+        // Shard 3 is held (by this thread, which `try_lock` cannot tell from another one).
+        let held = cells[3].lock();
+        let mut order = ShardOrder::new(2, 4, &mut reused);
+        let mut seen = Vec::new();
+        while let Some((index, pass)) = order.next() {
+            let shard = match pass {
+                Pass::Busy => None,
+                Pass::Free => order.lock(&cells[index], index, pass),
+            };
+            seen.push((index, pass, shard.is_some()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (2, Pass::Free, true),
+                (3, Pass::Free, false),
+                (0, Pass::Free, true),
+                (1, Pass::Free, true),
+                (3, Pass::Busy, false),
+            ]
+        );
+        drop(held);
+        // Once free, the second pass's lock is taken.
+        let mut order = ShardOrder::new(0, 1, &mut reused);
+        assert!(matches!(order.next(), Some((0, Pass::Free))));
+        assert!(order.lock(&cells[0], 0, Pass::Busy).is_some());
+        assert_eq!(order.next(), None);
+        assert!(
+            order.finish().is_empty(),
+            "the reused vector comes back cleared"
+        );
+    }
 
     #[test]
     fn threshold_replaces_only_the_th_sub_key() {

@@ -79,6 +79,11 @@ impl ShardCell {
         self.shard.lock()
     }
 
+    /// Locks the shard if no other thread holds it.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, Shard>> {
+        self.shard.try_lock()
+    }
+
     /// Whether a poll at `now` may find a trace due: false only when the last hold published a
     /// later due time (or none).
     pub fn may_be_due(&self, now: Duration) -> bool {

@@ -40,6 +40,8 @@ pub(super) struct Scratch {
     pub cursor: Vec<u32>,
     /// The live bitmap of the batch's [`Slots`].
     pub live: Vec<u64>,
+    /// The shards an ingest or a poll found held by another thread (`ShardOrder`).
+    pub busy: Vec<usize>,
     /// Traces taken out of a shard to be decided.
     pub ready: Vec<ReadyTrace>,
     /// Decisions made under a shard lock, emitted after it is released.
@@ -63,6 +65,7 @@ impl Scratch {
             starts: Vec::new(),
             cursor: Vec::new(),
             live: Vec::new(),
+            busy: Vec::new(),
             ready: Vec::new(),
             decided: Vec::new(),
             discard: Vec::new(),
