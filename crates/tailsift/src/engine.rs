@@ -11,7 +11,7 @@
 //!   released, so a span racing its trace's decision either joins the trace or follows the cached
 //!   decision; it never starts a second trace.
 //! - A shard held by another thread is passed over and locked after the free ones
-//!   ([`ShardOrder`]).
+//!   (`ShardOrder`).
 //! - A poll locks only the shards that may have a trace due: each lock hold that changes a shard
 //!   publishes, beside the lock, the earliest time one may come due, never later than the truth
 //!   (`engine::cell`).
