@@ -56,8 +56,8 @@ impl Pollable for Sampler {
 pub struct DriverConfig {
     /// The longest the driver sleeps between polls, whatever is due. Default 100 ms. It bounds
     /// how late a trace is decided if the clock jumps ahead of wall time, and how late a
-    /// [`Sampler`]'s controller steps; it costs one poll (a lock of each shard) per interval
-    /// when nothing is due.
+    /// [`Sampler`]'s controller steps; when nothing is due it costs one poll per interval, which
+    /// reads each shard's published due time without locking it.
     pub max_interval: Duration,
     /// The least time from the start of one poll to the start of the next. Default 1 ms: a
     /// complete trace is decided at most about this long after it is due (plus the poll's own
