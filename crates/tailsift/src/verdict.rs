@@ -217,7 +217,12 @@ impl Combiner {
                 adjusted_count: 1.0,
                 threshold: 0,
             },
-            None => Outcome::dropped(),
+            // No reasons: the (empty) vector goes along all the same, so that the engine hands
+            // it back for the next decision rather than this one freeing it.
+            None => Outcome {
+                reasons,
+                ..Outcome::dropped()
+            },
         }
     }
 }
@@ -245,6 +250,21 @@ mod tests {
         let second = combine(0, [Verdict::keep("c")], false);
         assert_eq!(second.reasons, vec![Str::from("c")]);
         assert_eq!(second.reasons.as_ptr(), allocation, "no new allocation");
+    }
+
+    #[test]
+    fn a_decision_without_reasons_hands_its_vector_back_too() {
+        let first = combine(0, [Verdict::keep("a"), Verdict::keep("b")], false);
+        let allocation = first.reasons.as_ptr();
+        recycle_reasons(first.reasons);
+        // No policy keeps: the outcome's reasons are empty, in the same vector.
+        let dropped = combine(0, [Verdict::Abstain], false);
+        assert!(!dropped.keep);
+        assert!(dropped.reasons.is_empty());
+        assert_eq!(dropped.reasons.as_ptr(), allocation);
+        recycle_reasons(dropped.reasons);
+        let kept = combine(0, [Verdict::keep("c")], false);
+        assert_eq!(kept.reasons.as_ptr(), allocation, "no new allocation");
     }
 
     #[test]
