@@ -296,7 +296,7 @@ fn bad_engine_config_is_a_clear_error() {
 }
 
 #[test]
-fn conservation_four_ingest_threads_one_poller_one_million_spans() {
+fn conservation_four_ingest_threads_two_pollers_one_million_spans() {
     const THREADS: u64 = 4;
     const TRACES_PER_THREAD: u64 = 25_000;
     const SPANS_PER_TRACE: u64 = 10;
@@ -327,15 +327,22 @@ fn conservation_four_ingest_threads_one_poller_one_million_spans() {
         .unwrap(),
     );
     let done = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (engine, clock, done) = (engine.clone(), clock.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Acquire) {
-                clock.advance(Duration::from_millis(100));
-                engine.poll(clock.now());
-            }
+    // One poller moves the clock on; the other polls at whatever time it reads, so that the two
+    // meet on shards (each passes over a shard the other holds) and on traces just come due.
+    let pollers: Vec<_> = [true, false]
+        .into_iter()
+        .map(|advances| {
+            let (engine, clock, done) = (engine.clone(), clock.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    if advances {
+                        clock.advance(Duration::from_millis(100));
+                    }
+                    engine.poll(clock.now());
+                }
+            })
         })
-    };
+        .collect();
     let ingesters: Vec<_> = (0..THREADS)
         .map(|t| {
             let engine = engine.clone();
@@ -369,7 +376,9 @@ fn conservation_four_ingest_threads_one_poller_one_million_spans() {
         .collect();
     let offered: u64 = ingesters.into_iter().map(|h| h.join().unwrap()).sum();
     done.store(true, Ordering::Release);
-    poller.join().unwrap();
+    for poller in pollers {
+        poller.join().unwrap();
+    }
     engine.shutdown();
 
     let stats = engine.stats();
