@@ -1,8 +1,9 @@
 //! Completion and decision: a poll that finds complete traces and decides them with the
-//! anchor's policies (sort, view, policies, combine, decision cache, sink drop); and the same
-//! end to end (ingest + poll) for traces of 1 to 1,000 spans, to see whether the cost per span
-//! stays flat as traces grow, on a fresh engine and on one kept warm across iterations (its
-//! tables grown, its decision cache full and rotating: the steady state).
+//! anchor's policies (sort, view, policies, combine, decision cache, sink drop); a poll that
+//! finds nothing due; and the same end to end (ingest + poll) for traces of 1 to 1,000 spans,
+//! to see whether the cost per span stays flat as traces grow, on a fresh engine and on one kept
+//! warm across iterations (its tables grown, its decision cache full and rotating: the steady
+//! state).
 
 use std::time::Duration;
 
@@ -52,6 +53,20 @@ fn decide(c: &mut Criterion) {
             },
             BatchSize::LargeInput,
         )
+    });
+    group.finish();
+
+    // A poll that finds nothing due, with 1,000 traces (10,000 spans) buffered across the
+    // default shards: what a poller pays per tick between bursts of work.
+    let mut group = c.benchmark_group("poll_idle");
+    let clock = ManualClock::new();
+    let idle = engine(&clock);
+    for batch in input.clone() {
+        idle.ingest(batch);
+    }
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("nothing_due_1000_traces_buffered", |b| {
+        b.iter(|| idle.poll_now())
     });
     group.finish();
 
