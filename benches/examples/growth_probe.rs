@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example growth_probe -- PREFILL_TRACES [ROUNDS] [--prefill-only]
-//!     [--prefill-elsewhere]
+//!     [--prefill-elsewhere | --drained]
 //! ```
 //!
 //! The timed part is the function `growth_probe::timed`, so that `valgrind --tool=callgrind
@@ -13,6 +13,8 @@
 //! prints the timed part's spans/s (one measurement: the harness, `--example throughput`, is
 //! the benchmark; this is for looking inside). `--prefill-elsewhere` buffers the prefilled
 //! traces in a second engine instead: the same memory taken, the timed engine's own tables small.
+//! `--drained` decides the prefilled traces (they time out) before the timed part: the engine,
+//! and the process's heap, as a surge that filled the buffer and drained again leaves them.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -23,16 +25,15 @@ use tailsift_benches::perf_ctl::PerfControl;
 use tailsift_benches::workloads::{anchor_policy_set, engine_config};
 use tailsift_traffic::{AnchorConfig, Batch};
 
-const USAGE: &str =
-    "usage: growth_probe PREFILL_TRACES [ROUNDS] [--prefill-only] [--prefill-elsewhere]";
+const USAGE: &str = "usage: growth_probe PREFILL_TRACES [ROUNDS] [--prefill-only] [--prefill-elsewhere | --drained]";
 
 /// Feeds each round's batches, polling after every ten (100 ms of traffic) once the grace has
 /// passed, and a final poll per round past `decision_wait` of the round's own traces (the
 /// prefilled ones wait a day).
 #[inline(never)]
-fn timed(engine: &Engine, clock: &ManualClock, rounds: Vec<Vec<Batch>>) -> usize {
+fn timed(engine: &Engine, clock: &ManualClock, start: Duration, rounds: Vec<Vec<Batch>>) -> usize {
     let grace = engine.config().buffer.completion_grace;
-    let mut base = Duration::ZERO;
+    let mut base = start;
     let mut spans = 0;
     for batches in rounds {
         let mut last = base;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let prefill_only = args.iter().any(|a| a == "--prefill-only");
     let elsewhere = args.iter().any(|a| a == "--prefill-elsewhere");
+    let drained = args.iter().any(|a| a == "--drained");
     let numbers: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let (Some(Ok(prefill)), Ok(rounds)) = (
         numbers.first().map(|n| n.parse::<usize>()),
@@ -119,21 +121,36 @@ fn main() -> ExitCode {
         // counters differ by the timed part only.
         std::process::exit(0);
     }
+    // Past the prefilled traces' `decision_wait` (a day): every one of them times out.
+    let mut start = Duration::ZERO;
+    if drained {
+        start = config.buffer.decision_wait + Duration::from_secs(1);
+        clock.set(start);
+        engine.poll(start);
+    }
     let mut perf = PerfControl::from_env();
     if let Some(perf) = perf.as_mut() {
         perf.enable();
     }
     let started = Instant::now();
-    let spans = timed(&engine, &clock, traffic);
+    let spans = timed(&engine, &clock, start, traffic);
     let elapsed = started.elapsed();
     if let Some(perf) = perf.as_mut() {
         perf.disable();
     }
     println!(
-        "{prefill} traces prefilled{}, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after",
-        if elsewhere { " in another engine" } else { "" },
+        "{prefill} traces prefilled{}, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after; RSS {:.1} MiB (peak {:.1} MiB)",
+        if elsewhere {
+            " in another engine"
+        } else if drained {
+            " and drained"
+        } else {
+            ""
+        },
         spans as f64 / elapsed.as_secs_f64() / 1e6,
-        engine.stats().traces_buffered
+        engine.stats().traces_buffered,
+        harness::current_rss() as f64 / f64::from(1 << 20),
+        harness::peak_rss() as f64 / f64::from(1 << 20),
     );
     std::process::exit(0);
 }

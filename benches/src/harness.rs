@@ -1174,11 +1174,21 @@ fn measure_retained_once(options: &Options, warm: bool) -> Result<Retained, Harn
 
 /// Peak resident set size of the process so far (`VmHWM`), in bytes; 0 when unknown.
 pub fn peak_rss() -> u64 {
+    status_bytes("VmHWM:")
+}
+
+/// The process's resident set size now, in bytes (0 where `/proc` does not say).
+pub fn current_rss() -> u64 {
+    status_bytes("VmRSS:")
+}
+
+/// A `kB` line of `/proc/self/status`, in bytes.
+fn status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)

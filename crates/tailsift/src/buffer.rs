@@ -110,6 +110,14 @@ impl CompletionQueue {
     }
 }
 
+/// Whether a table or queue of `len` entries and room for `capacity` is worth shrinking (see
+/// [`Shard::shrink_if_sparse`]): less than an eighth full, and larger than a shard needs at
+/// a quiet rate.
+fn sparse(len: usize, capacity: usize) -> bool {
+    const KEEP: usize = 4_096;
+    capacity > KEEP && len < capacity / 8
+}
+
 /// Counters of one shard, read by `Engine::stats`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ShardCounters {
@@ -420,6 +428,25 @@ impl Shard {
         !self.wait_queue.is_empty()
     }
 
+    /// Gives back what a surge left: the trace table and the queues keep the capacity they
+    /// grew to, and a table sized for a million traces that now holds a few thousand puts
+    /// every new trace in a cold corner of it (and holds its memory). Once one holds less than
+    /// an eighth of its capacity, it is rebuilt at twice its length: each rebuild follows at
+    /// least seven eighths of its entries leaving, so its cost is spread over them.
+    pub fn shrink_if_sparse(&mut self) {
+        if sparse(self.traces.len(), self.traces.capacity()) {
+            self.traces
+                .shrink_to(self.traces.len() * 2, |e| e.trace_id.hash64());
+        }
+        if sparse(self.wait_queue.len(), self.wait_queue.capacity()) {
+            self.wait_queue.shrink_to(self.wait_queue.len() * 2);
+        }
+        let completion = &mut self.completion.0;
+        if sparse(completion.len(), completion.capacity()) {
+            completion.shrink_to(completion.len() * 2);
+        }
+    }
+
     /// Takes the oldest trace (by first span), for an early decision or shutdown.
     pub fn take_oldest(&mut self, flags: TraceFlags) -> Option<ReadyTrace> {
         while let Some(front) = self.wait_queue.pop_front() {
@@ -438,5 +465,61 @@ mod tests {
     #[test]
     fn a_trace_entry_fits_in_a_cache_line() {
         assert_eq!(std::mem::size_of::<TraceEntry>(), 64);
+    }
+
+    /// Offers a root span of trace `t` at `now`, buffering it.
+    fn offer_root(shard: &mut Shard, t: u128, now: Duration, grace: Duration) {
+        let span = Span {
+            trace_id: TraceId::from_u128(t),
+            span_id: crate::span::SpanId::from_u64(1),
+            ..Span::default()
+        };
+        let hash = span.trace_id.hash64();
+        if let Offer::Buffer(pusher) = shard.offer(hash, &span, 100, now, grace) {
+            pusher.push(span);
+        }
+    }
+
+    #[test]
+    fn a_drained_surge_gives_its_table_and_queues_back() {
+        let (grace, wait) = (Duration::from_secs(2), Duration::from_secs(30));
+        let mut shard = Shard::new(DecisionCache::new(16, 16));
+        // A surge of 50,000 one-span traces, then 100 more a second later.
+        for t in 0..50_000 {
+            offer_root(&mut shard, t + 1, Duration::ZERO, grace);
+        }
+        for t in 0..100 {
+            offer_root(&mut shard, 1_000_000 + t, Duration::from_secs(1), grace);
+        }
+        let grown = shard.traces.capacity();
+        assert!(grown >= 50_100);
+        // The surge comes due and is decided; the late hundred stay.
+        let mut out = Vec::new();
+        shard.take_due(grace, grace, wait, usize::MAX, &mut out);
+        assert_eq!(out.len(), 50_000);
+        for trace in out {
+            let mut spans = Vec::new();
+            shard.gather(trace.spans, &mut spans);
+        }
+        shard.shrink_if_sparse();
+        assert!(
+            shard.traces.capacity() < 1_000,
+            "table of {} slots for {} traces (it grew to {grown})",
+            shard.traces.capacity(),
+            shard.trace_count()
+        );
+        assert!(shard.wait_queue.capacity() < 1_000);
+        assert!(shard.completion.0.capacity() < 1_000);
+        // What stayed is still found and decided when due.
+        assert_eq!(shard.trace_count(), 100);
+        let mut out = Vec::new();
+        let later = Duration::from_secs(1) + grace;
+        shard.take_due(later, grace, wait, usize::MAX, &mut out);
+        assert_eq!(out.len(), 100);
+        assert!(out.iter().all(|t| t.trace_id.to_u128() >= 1_000_000));
+        // A table already small is left as it is.
+        let small = shard.traces.capacity();
+        shard.shrink_if_sparse();
+        assert_eq!(shard.traces.capacity(), small);
     }
 }

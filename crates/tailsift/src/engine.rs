@@ -674,6 +674,7 @@ impl Engine {
                     }
                     scratch.ready = ready;
                     if !full {
+                        shard.shrink_if_sparse();
                         let wait = self.config.buffer.decision_wait;
                         gauges.add(cell.publish_exact(&shard, wait));
                     }
