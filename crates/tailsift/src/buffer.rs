@@ -377,11 +377,11 @@ impl Shard {
         }
     }
 
-    /// The earliest time at which [`Shard::take_due`] may find a trace due is the sooner of
-    /// this and [`Shard::wait_due`] (`None` when both queues are empty): the completion queue's
-    /// front. Like the wait queue's part, it may be early (an entry of a decided trace, or of a
-    /// trace that got a span since) but never late, so a poller that waits until then misses
-    /// nothing already buffered.
+    /// The completion queue's part of the earliest time at which [`Shard::take_due`] may find
+    /// a trace due: its front's due time (`None` when it is empty). The earliest time is the
+    /// sooner of this and [`Shard::wait_due`]; both may be early (an entry of a decided trace,
+    /// or of a trace that got a span since) but never late, so a poller that waits until then
+    /// misses nothing already buffered.
     pub fn completion_due(&self) -> Option<Duration> {
         self.completion.next_due().map(Duration::from_nanos)
     }
@@ -431,8 +431,9 @@ impl Shard {
     /// Gives back what a surge left: the trace table and the queues keep the capacity they
     /// grew to, and a table sized for a million traces that now holds a few thousand puts
     /// every new trace in a cold corner of it (and holds its memory). Once one holds less than
-    /// an eighth of its capacity, it is rebuilt at twice its length: each rebuild follows at
-    /// least seven eighths of its entries leaving, so its cost is spread over them.
+    /// an eighth of its capacity, it is rebuilt at twice its length. A rebuild moves fewer
+    /// entries than have left since the table last grew (it grew when it was over seven
+    /// sixteenths full), so its cost is spread over the traces that left.
     pub fn shrink_if_sparse(&mut self) {
         if sparse(self.traces.len(), self.traces.capacity()) {
             self.traces
