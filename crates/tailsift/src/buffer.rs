@@ -432,7 +432,7 @@ impl Shard {
     /// grew to, and a table sized for a million traces that now holds a few thousand puts
     /// every new trace in a cold corner of it (and holds its memory). Once one holds less than
     /// an eighth of its capacity, it is rebuilt at twice its length. After its last change of
-    /// size it held at least two fifths of its capacity, so a rebuild moves fewer entries than
+    /// size it held more than a quarter of its capacity, so a rebuild moves fewer entries than
     /// have left since: its cost is spread over the traces that left.
     pub fn shrink_if_sparse(&mut self) {
         if sparse(self.traces.len(), self.traces.capacity()) {
