@@ -112,23 +112,14 @@ impl ShardCell {
     /// Publishes `shard`'s state after a poll's visit (`wait` is `decision_wait`), and returns
     /// it. `shard` must be this cell's own, locked.
     pub fn publish_exact(&self, shard: &Shard, wait: Duration) -> ShardGauges {
-        let completion = shard.completion_due();
-        let waited = shard.wait_due(wait);
         self.store_gauges(shard);
         let p = &self.published;
-        p.completion_due
-            .store(completion.map_or(NONE, nanos), Ordering::Release);
-        p.wait_due
-            .store(waited.map_or(NONE, nanos), Ordering::Release);
-        ShardGauges {
-            spans: shard.span_count(),
-            bytes: shard.bytes,
-            traces: shard.trace_count(),
-            due: match (completion, waited) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
-        }
+        let completion = shard.completion_due().map_or(NONE, nanos);
+        p.completion_due.store(completion, Ordering::Release);
+        let waited = shard.wait_due(wait).map_or(NONE, nanos);
+        p.wait_due.store(waited, Ordering::Release);
+        // Under the lock: what was just written, read back.
+        self.published()
     }
 
     /// Publishes `shard`'s state after an ingest at `now` (`wait` is `decision_wait`). `shard`
