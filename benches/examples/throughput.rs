@@ -130,6 +130,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
 }
 
 fn main() -> ExitCode {
+    tailsift_benches::counting::set_up();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (options, growth_pairs) = match parse(&args) {
         Ok(parsed) => parsed,

@@ -15,9 +15,17 @@
 //! length, so every allocation it counts is matched by the free it counts.
 //!
 //! Without the allocator installed the counters stay at zero and [`installed`] is false.
+//!
+//! The harness's programs call [`set_up`] first thing: glibc's fastbins off, as the `tailsift`
+//! binary runs ([`tailsift::malloc`]). To measure glibc's default instead, run them with
+//! `GLIBC_TUNABLES=glibc.malloc.mxfast=128` (its default on 64-bit machines), which
+//! [`set_up`] leaves alone; [`allocator`] says which it was.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use tailsift::malloc::{glibc_fastbins_off, FastbinsOff};
 
 #[cfg(feature = "mimalloc")]
 use mimalloc::MiMalloc as Inner;
@@ -34,6 +42,26 @@ pub const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
 } else {
     "the system's (glibc malloc)"
 };
+
+/// What [`set_up`] did to glibc's fastbins; `None` before it runs.
+static FASTBINS: OnceLock<FastbinsOff> = OnceLock::new();
+
+/// Sets up the process's allocator as the `tailsift` binary does: glibc's fastbins off unless
+/// `GLIBC_TUNABLES` sets them. Call it first thing in `main`. Returns what it did.
+pub fn set_up() -> FastbinsOff {
+    *FASTBINS.get_or_init(glibc_fastbins_off)
+}
+
+/// The allocator, as the harness reports it: [`ALLOCATOR`], and for glibc what [`set_up`] did.
+pub fn allocator() -> String {
+    match FASTBINS.get() {
+        Some(fastbins) if !cfg!(any(feature = "mimalloc", feature = "jemalloc")) => {
+            format!("{ALLOCATOR}, {}", fastbins.describe())
+        }
+        Some(_) => ALLOCATOR.to_string(),
+        None => format!("{ALLOCATOR}, as the process found it"),
+    }
+}
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static INSTALLED: AtomicBool = AtomicBool::new(false);

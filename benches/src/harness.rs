@@ -376,7 +376,7 @@ impl std::fmt::Display for Report {
             )?;
         }
         if self.counted {
-            writeln!(f, "allocator: {}", counting::ALLOCATOR)?;
+            writeln!(f, "allocator: {}", counting::allocator())?;
         } else {
             writeln!(
                 f,

@@ -23,6 +23,7 @@ pub mod critical_path;
 pub mod decision;
 pub mod driver;
 pub mod engine;
+pub mod malloc;
 mod metrics;
 pub mod policy;
 mod prefetch;
