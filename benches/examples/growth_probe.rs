@@ -56,7 +56,7 @@ fn timed(engine: &Engine, clock: &ManualClock, start: Duration, rounds: Vec<Vec<
 }
 
 fn main() -> ExitCode {
-    let fastbins = tailsift_benches::counting::set_up();
+    let malloc = tailsift_benches::counting::set_up();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let prefill_only = args.iter().any(|a| a == "--prefill-only");
     let elsewhere = args.iter().any(|a| a == "--prefill-elsewhere");
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
         perf.disable();
     }
     println!(
-        "{prefill} traces prefilled{}, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after; RSS {:.1} MiB (peak {:.1} MiB); glibc malloc, {}",
+        "{prefill} traces prefilled{}, {rounds} rounds: {spans} spans in {elapsed:.2?}, {:.2} M spans/s; {} traces buffered after; RSS {:.1} MiB (peak {:.1} MiB); {malloc}",
         if elsewhere {
             " in another engine"
         } else if drained {
@@ -152,7 +152,6 @@ fn main() -> ExitCode {
         engine.stats().traces_buffered,
         harness::current_rss() as f64 / f64::from(1 << 20),
         harness::peak_rss() as f64 / f64::from(1 << 20),
-        fastbins.describe(),
     );
     std::process::exit(0);
 }

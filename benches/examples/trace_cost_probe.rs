@@ -60,7 +60,7 @@ fn timed(engine: &Engine, clock: &ManualClock, rounds: Vec<Vec<Vec<Span>>>) {
 }
 
 fn main() -> ExitCode {
-    let fastbins = tailsift_benches::counting::set_up();
+    let malloc = tailsift_benches::counting::set_up();
     let numbers: Result<Vec<usize>, _> = std::env::args().skip(1).map(|a| a.parse()).collect();
     let Ok(&[n, warm, rounds]) = numbers.as_deref() else {
         eprintln!("{USAGE}");
@@ -113,9 +113,8 @@ fn main() -> ExitCode {
         perf.disable();
     }
     println!(
-        "{n} spans per trace, {warm} warm-up rounds, {rounds} rounds: {:.1} ns/span; glibc malloc, {}",
-        elapsed.as_nanos() as f64 / spans.max(1) as f64,
-        fastbins.describe()
+        "{n} spans per trace, {warm} warm-up rounds, {rounds} rounds: {:.1} ns/span; {malloc}",
+        elapsed.as_nanos() as f64 / spans.max(1) as f64
     );
     ExitCode::SUCCESS
 }

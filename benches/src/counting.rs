@@ -16,16 +16,15 @@
 //!
 //! Without the allocator installed the counters stay at zero and [`installed`] is false.
 //!
-//! The harness's programs call [`set_up`] first thing: glibc's fastbins off, as the `tailsift`
-//! binary runs ([`tailsift::malloc`]). To measure glibc's default instead, run them with
-//! `GLIBC_TUNABLES=glibc.malloc.mxfast=128` (its default on 64-bit machines), which
-//! [`set_up`] leaves alone; [`allocator`] says which it was.
+//! The harness's programs call [`set_up`] first thing: glibc's malloc tuned as the `tailsift`
+//! binary tunes it ([`tailsift::malloc`]). To measure glibc's defaults instead, run them with
+//! `TAILSIFT_BENCH_GLIBC_DEFAULTS=1`; [`allocator`] says which it was.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use tailsift::malloc::{glibc_fastbins_off, FastbinsOff};
+use tailsift::malloc::{tune_glibc_malloc, GlibcTuning};
 
 #[cfg(feature = "mimalloc")]
 use mimalloc::MiMalloc as Inner;
@@ -43,23 +42,36 @@ pub const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
     "the system's (glibc malloc)"
 };
 
-/// What [`set_up`] did to glibc's fastbins; `None` before it runs.
-static FASTBINS: OnceLock<FastbinsOff> = OnceLock::new();
+/// What [`set_up`] did to glibc's malloc; `None` when it left glibc's defaults.
+static TUNING: OnceLock<Option<GlibcTuning>> = OnceLock::new();
 
-/// Sets up the process's allocator as the `tailsift` binary does: glibc's fastbins off unless
-/// `GLIBC_TUNABLES` sets them. Call it first thing in `main`. Returns what it did.
-pub fn set_up() -> FastbinsOff {
-    *FASTBINS.get_or_init(glibc_fastbins_off)
+/// Sets up the process's allocator as the `tailsift` binary does ([`tune_glibc_malloc`]),
+/// unless `TAILSIFT_BENCH_GLIBC_DEFAULTS` is set. Call it first thing in `main`. Returns the
+/// description [`allocator`] gives.
+pub fn set_up() -> String {
+    TUNING.get_or_init(|| {
+        std::env::var_os("TAILSIFT_BENCH_GLIBC_DEFAULTS")
+            .is_none()
+            .then(tune_glibc_malloc)
+    });
+    glibc()
 }
 
-/// The allocator, as the harness reports it: [`ALLOCATOR`], and for glibc what [`set_up`] did.
+/// What glibc's malloc runs with, as [`set_up`] left it.
+fn glibc() -> String {
+    match TUNING.get() {
+        Some(Some(tuning)) => format!("glibc malloc, {tuning}"),
+        Some(None) => "glibc malloc, its defaults (TAILSIFT_BENCH_GLIBC_DEFAULTS)".to_string(),
+        None => "glibc malloc, as the process found it".to_string(),
+    }
+}
+
+/// The allocator, as the harness reports it: [`ALLOCATOR`], and for glibc how it is tuned.
 pub fn allocator() -> String {
-    match FASTBINS.get() {
-        Some(fastbins) if !cfg!(any(feature = "mimalloc", feature = "jemalloc")) => {
-            format!("{ALLOCATOR}, {}", fastbins.describe())
-        }
-        Some(_) => ALLOCATOR.to_string(),
-        None => format!("{ALLOCATOR}, as the process found it"),
+    if cfg!(any(feature = "mimalloc", feature = "jemalloc")) {
+        ALLOCATOR.to_string()
+    } else {
+        glibc()
     }
 }
 

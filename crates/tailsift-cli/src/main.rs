@@ -10,8 +10,9 @@
 //! - `tailsift check` — validates a budget file, compiles its CEL expressions, prints the plan.
 //! - `tailsift explain` — why each trace of a file was or was not kept.
 //!
-//! The binary turns glibc's malloc fastbins off first thing ([`tailsift::malloc`]): the
-//! engine's frees then cost the same, spread evenly, instead of stalling a poll now and then.
+//! The binary tunes glibc's malloc first thing ([`tailsift::malloc`]): fastbins off, the mmap
+//! threshold pinned. The engine's frees and its buffers' growth then cost the same, spread
+//! evenly, instead of stalling a poll now and then.
 //!
 //! Exit codes: 0 on success, 1 on failure (a bad config, an unreadable input), 2 on bad usage
 //! (clap's own). Errors go to stderr; nothing here panics on bad input.
@@ -209,10 +210,10 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
-    // Before any thread frees anything: glibc's deferred merge of small freed blocks stalls
-    // polls for 5–20 ms at a million spans a second (`tailsift::malloc`). A GLIBC_TUNABLES
-    // that sets `glibc.malloc.mxfast` wins.
-    tailsift::malloc::glibc_fastbins_off();
+    // Before other threads allocate: with glibc's defaults, its deferred merge of small freed
+    // blocks and its copying of large ones in the heap stall polls for 10–30 ms at a million
+    // spans a second (`tailsift::malloc`). A GLIBC_TUNABLES that sets either wins.
+    tailsift::malloc::tune_glibc_malloc();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(demo::Options {

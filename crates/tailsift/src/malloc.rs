@@ -1,76 +1,127 @@
-//! glibc's malloc in a process that runs the engine: turning its fastbins off.
+//! glibc's malloc in a process that runs the engine: two settings that keep it from stalling
+//! a poll.
 //!
 //! The engine frees what it drops — every span of a dropped trace, and a kept trace's spans once
-//! the sink lets them go — on the thread that polls it. Most of a span's heap blocks are small
-//! (its attribute list, its string values), and glibc's malloc puts small freed blocks (up to
-//! 128 bytes on 64-bit machines) in *fastbins*: lists it does not merge with their neighbours.
-//! The merge is deferred to the next request that fastbins cannot serve (a block over 1 KiB,
-//! say), which then merges and sorts *every* fastbin block of that arena at once. At a million
-//! spans a second that is tens of thousands of blocks: the poll that meets it stalls for 5–20
-//! ms, and the traces due meanwhile wait for the next poll. In the paced mission (1 M spans/s,
-//! `docs/BENCHMARKS.md`, "Decision latency and glibc's fastbins"), `malloc_consolidate` alone
-//! took up to 12 ms of single polls, and the slowest polls were those.
+//! the sink lets them go — on the thread that polls it, and its buffers grow and shrink with
+//! the traffic. Two of glibc's defaults turn that steady work into lumps:
 //!
-//! With fastbins off, glibc merges each small block as it is freed: the same work, spread
-//! evenly. The paced mission's p99 poll went from 11–13 ms to 8–10 ms and its decision
-//! latency p99 from 4.7–7.9 ms past the grace to 2.3–3.7 ms; throughput did not move (the
-//! mission's instructions fell 1.5%).
+//! - **Fastbins.** glibc keeps small freed blocks (up to 128 bytes on 64-bit machines; per span,
+//!   its attribute list and its string values) in lists it does not merge, and merges them all
+//!   at once on a later request those lists cannot serve. At a million spans a second that is
+//!   tens of thousands of blocks at a time: in the paced mission, `malloc_consolidate` alone took
+//!   up to 12 ms of single polls, and the slowest polls were those. With fastbins off
+//!   (`M_MXFAST` = 0) glibc merges each block as it is freed: the same work, spread evenly.
+//! - **The sliding mmap threshold.** A large request the heap has no room for is mapped on its
+//!   own when it is over the mmap threshold, and grows the heap otherwise. The threshold starts
+//!   at 128 KiB, and each time a mapped block is freed glibc raises it to that block's size (up
+//!   to 32 MiB), and the heap's trim threshold to twice that. With the engine's large buffers
+//!   (span stores, queues, tables, batches of spans) freed and grown all the time, the
+//!   threshold climbs and those buffers move into the heap, where growing one may copy it and
+//!   where freed space stays mapped until 64 MiB of it pile up at the top. Pinning the threshold
+//!   at its initial 128 KiB (`M_MMAP_THRESHOLD`) keeps them mapped on their own: a mapped block
+//!   grows by remapping, without a copy, and goes back to the system when freed. It costs more
+//!   page faults (the paced mission: 388,000 against 250,000), spread evenly. Which buffers
+//!   made the long polls without it was not pinned down; the polls are measured.
 //!
-//! The setting is the process's, not the engine's, so the library never changes it by itself:
-//! [`glibc_fastbins_off`] is for the program that owns the process to call at startup (the
-//! `tailsift` binary and the benches' harness do). An embedder can call it too, set
-//! `GLIBC_TUNABLES=glibc.malloc.mxfast=0` in the environment instead, or use another global
-//! allocator (mimalloc and jemalloc defer no such merge). Where the program is not linked
-//! against glibc, or its Rust allocations go to another global allocator, it changes nothing
-//! that the engine uses.
+//! Measured in `docs/BENCHMARKS.md` ("Decision latency and glibc's malloc"): on the mission
+//! paced at 1 M spans/s, the p99 decision latency went from 8.6–16.5 ms past the grace to
+//! 0.4–3.2 ms, and the longest poll from 21–36 ms to 10–12 ms; throughput did not move.
+//!
+//! Both settings are the process's, not the engine's, so the library never changes them by
+//! itself: [`tune_glibc_malloc`] is for the program that owns the process to call at startup
+//! (the `tailsift` binary and the benches' harness do). An embedder can call it too, set the
+//! same values in `GLIBC_TUNABLES` (`glibc.malloc.mxfast=0:glibc.malloc.mmap_threshold=131072`),
+//! or use another global allocator (mimalloc and jemalloc defer no such merge). Where the
+//! program is not linked against glibc, or its Rust allocations go to another global
+//! allocator, it changes nothing that the engine uses.
 
-/// What [`glibc_fastbins_off`] did.
+use std::fmt;
+
+/// glibc's initial mmap threshold, where [`tune_glibc_malloc`] pins it: 128 KiB.
+pub const MMAP_THRESHOLD: usize = 128 * 1024;
+
+/// What [`tune_glibc_malloc`] did with one setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FastbinsOff {
-    /// glibc's fastbins are off for the rest of the process.
+pub enum Setting {
+    /// Set for the rest of the process.
     Applied,
-    /// `GLIBC_TUNABLES` sets `glibc.malloc.mxfast`: the environment's choice stands.
+    /// `GLIBC_TUNABLES` sets it: the environment's choice stands.
     LeftToEnvironment,
-    /// glibc refused the setting (`mallopt` returned 0); its fastbins stay on.
+    /// glibc refused it (`mallopt` returned 0): its default stands.
     Refused,
-    /// The program is not linked against glibc: nothing to turn off.
+    /// The program is not linked against glibc: nothing to set.
     NotGlibc,
 }
 
-impl FastbinsOff {
-    /// A short description for reports: `"fastbins off"`, and so on.
-    pub fn describe(self) -> &'static str {
-        match self {
-            FastbinsOff::Applied => "fastbins off (M_MXFAST=0)",
-            FastbinsOff::LeftToEnvironment => "fastbins as GLIBC_TUNABLES sets them",
-            FastbinsOff::Refused => "fastbins on (mallopt refused M_MXFAST=0)",
-            FastbinsOff::NotGlibc => "not glibc",
+/// What [`tune_glibc_malloc`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlibcTuning {
+    /// Fastbins off (`M_MXFAST` = 0).
+    pub fastbins_off: Setting,
+    /// The mmap threshold pinned at [`MMAP_THRESHOLD`] (`M_MMAP_THRESHOLD`).
+    pub mmap_threshold: Setting,
+}
+
+impl fmt::Display for GlibcTuning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let describe = |setting: Setting, applied: &'static str, name: &'static str| match setting {
+            Setting::Applied => applied.to_string(),
+            Setting::LeftToEnvironment => format!("{name} as GLIBC_TUNABLES sets it"),
+            Setting::Refused => format!("{name} glibc's default (mallopt refused)"),
+            Setting::NotGlibc => String::new(),
+        };
+        if self.fastbins_off == Setting::NotGlibc {
+            return f.write_str("not glibc");
         }
+        write!(
+            f,
+            "{}, {}",
+            describe(self.fastbins_off, "fastbins off", "fastbins"),
+            describe(
+                self.mmap_threshold,
+                "mmap threshold pinned at 128 KiB",
+                "mmap threshold"
+            ),
+        )
     }
 }
 
-/// Turns glibc's fastbins off for the whole process (`mallopt(M_MXFAST, 0)`), unless the
-/// environment's `GLIBC_TUNABLES` already sets them: see the module's docs for why. Safe to
+/// Turns glibc's fastbins off and pins its mmap threshold for the whole process, each unless
+/// the environment's `GLIBC_TUNABLES` already sets it: see the module's docs for why. Safe to
 /// call from any thread at any time, and more than once; best called first thing in `main`,
-/// before other threads have freed anything.
-pub fn glibc_fastbins_off() -> FastbinsOff {
+/// before other threads have allocated or freed much.
+pub fn tune_glibc_malloc() -> GlibcTuning {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
-        if tunables.to_string_lossy().contains("glibc.malloc.mxfast") {
-            return FastbinsOff::LeftToEnvironment;
-        }
-        // SAFETY: `mallopt` changes a parameter of glibc's allocator under glibc's own lock;
-        // M_MXFAST = 0 is a documented value (no fastbins). Blocks already in fastbins stay
-        // valid and are merged by glibc's next consolidation.
-        if unsafe { libc::mallopt(libc::M_MXFAST, 0) } == 1 {
-            FastbinsOff::Applied
-        } else {
-            FastbinsOff::Refused
+        let tunables = tunables.to_string_lossy();
+        let set = |tunable: &str, param: libc::c_int, value: libc::c_int| {
+            if tunables.contains(tunable) {
+                return Setting::LeftToEnvironment;
+            }
+            // SAFETY: `mallopt` changes a parameter of glibc's allocator under glibc's own
+            // lock; both values here are documented ones. Blocks already allocated or in
+            // fastbins stay valid: glibc merges the latter at its next consolidation.
+            if unsafe { libc::mallopt(param, value) } == 1 {
+                Setting::Applied
+            } else {
+                Setting::Refused
+            }
+        };
+        GlibcTuning {
+            fastbins_off: set("glibc.malloc.mxfast", libc::M_MXFAST, 0),
+            mmap_threshold: set(
+                "glibc.malloc.mmap_threshold",
+                libc::M_MMAP_THRESHOLD,
+                MMAP_THRESHOLD as libc::c_int,
+            ),
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
-        FastbinsOff::NotGlibc
+        GlibcTuning {
+            fastbins_off: Setting::NotGlibc,
+            mmap_threshold: Setting::NotGlibc,
+        }
     }
 }
