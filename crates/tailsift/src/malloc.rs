@@ -27,7 +27,15 @@
 //! paced at 1 M spans/s, six runs of each alternated: with both settings the p99 decision
 //! latency was 6.7–9.8 ms past the grace in wall time in every run, against 11.0–16.3 ms with
 //! glibc's defaults, and the longest poll 10–16 ms against 21–25 ms; the run's peak memory fell
-//! from 946 to 701 MiB, and throughput did not move.
+//! from 946 to 701 MiB, and single-threaded throughput did not move.
+//!
+//! The price is paid where several threads free into one arena. A freed block that fits no
+//! fastbin and no per-thread cache takes its arena's lock, where a fastbin push takes none: in
+//! the mission with two threads ingesting and polling (the traffic built by one of them), fastbins
+//! off cost 11% of the throughput (two series of 24 runs in one process, switched between
+//! blocks of two: 0.882 and 0.894 of glibc's default; the anchor 0.991). A program with many
+//! threads freeing spans allocated by one should measure both ways, or use mimalloc or
+//! jemalloc, which free without such a lock.
 //!
 //! Both settings are the process's, not the engine's, so the library never changes them by
 //! itself: [`tune_glibc_malloc`] is for the program that owns the process to call at startup
