@@ -211,8 +211,8 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     // Before other threads allocate: with glibc's defaults, its deferred merge of small freed
-    // blocks and its copying of large ones in the heap stall polls for 10–30 ms at a million
-    // spans a second (`tailsift::malloc`). A GLIBC_TUNABLES that sets either wins.
+    // blocks and its sliding mmap threshold stall polls for 10–30 ms at a million spans a
+    // second (`tailsift::malloc`). A GLIBC_TUNABLES that sets either setting wins.
     tailsift::malloc::tune_glibc_malloc();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -77,7 +77,7 @@ impl fmt::Display for GlibcTuning {
         let describe = |setting: Setting, applied: &'static str, name: &'static str| match setting {
             Setting::Applied => applied.to_string(),
             Setting::LeftToEnvironment => format!("{name} as GLIBC_TUNABLES sets it"),
-            Setting::Refused => format!("{name} glibc's default (mallopt refused)"),
+            Setting::Refused => format!("{name} as glibc's default (mallopt refused)"),
             Setting::NotGlibc => String::new(),
         };
         if self.fastbins_off == Setting::NotGlibc {
