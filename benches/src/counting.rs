@@ -18,7 +18,7 @@
 //!
 //! The harness's programs call [`set_up`] first thing: glibc's malloc tuned as the `tailsift`
 //! binary tunes it ([`tailsift::malloc`]). To measure glibc's defaults instead, run them with
-//! `TAILSIFT_BENCH_GLIBC_DEFAULTS=1`; [`allocator`] says which it was.
+//! `TAILSIFT_GLIBC_MALLOC=defaults`; [`allocator`] says which it was.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -42,26 +42,20 @@ pub const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
     "the system's (glibc malloc)"
 };
 
-/// What [`set_up`] did to glibc's malloc; `None` when it left glibc's defaults.
-static TUNING: OnceLock<Option<GlibcTuning>> = OnceLock::new();
+/// What [`set_up`] did to glibc's malloc.
+static TUNING: OnceLock<GlibcTuning> = OnceLock::new();
 
-/// Sets up the process's allocator as the `tailsift` binary does ([`tune_glibc_malloc`]),
-/// unless `TAILSIFT_BENCH_GLIBC_DEFAULTS` is set. Call it first thing in `main`. Returns the
-/// description [`allocator`] gives.
+/// Sets up the process's allocator as the `tailsift` binary does ([`tune_glibc_malloc`]). Call
+/// it first thing in `main`. Returns the description [`allocator`] gives.
 pub fn set_up() -> String {
-    TUNING.get_or_init(|| {
-        std::env::var_os("TAILSIFT_BENCH_GLIBC_DEFAULTS")
-            .is_none()
-            .then(tune_glibc_malloc)
-    });
+    TUNING.get_or_init(tune_glibc_malloc);
     glibc()
 }
 
 /// What glibc's malloc runs with, as [`set_up`] left it.
 fn glibc() -> String {
     match TUNING.get() {
-        Some(Some(tuning)) => format!("glibc malloc, {tuning}"),
-        Some(None) => "glibc malloc, its defaults (TAILSIFT_BENCH_GLIBC_DEFAULTS)".to_string(),
+        Some(tuning) => format!("glibc malloc, {tuning}"),
         None => "glibc malloc, as the process found it".to_string(),
     }
 }

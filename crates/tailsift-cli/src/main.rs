@@ -12,7 +12,8 @@
 //!
 //! The binary tunes glibc's malloc first thing ([`tailsift::malloc`]): fastbins off, the mmap
 //! threshold pinned. The engine's frees and its buffers' growth then cost the same, spread
-//! evenly, instead of stalling a poll now and then.
+//! evenly, instead of stalling a poll now and then. `TAILSIFT_GLIBC_MALLOC=defaults` keeps
+//! glibc's own settings.
 //!
 //! Exit codes: 0 on success, 1 on failure (a bad config, an unreadable input), 2 on bad usage
 //! (clap's own). Errors go to stderr; nothing here panics on bad input.
@@ -212,7 +213,8 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     // Before other threads allocate: with glibc's defaults, its deferred merge of small freed
     // blocks and its sliding mmap threshold stall polls for 10–30 ms at a million spans a
-    // second (`tailsift::malloc`). A GLIBC_TUNABLES that sets either setting wins.
+    // second (`tailsift::malloc`). A GLIBC_TUNABLES that sets either setting wins, and
+    // TAILSIFT_GLIBC_MALLOC=defaults leaves both.
     tailsift::malloc::tune_glibc_malloc();
     let cli = Cli::parse();
     let result = match cli.command {

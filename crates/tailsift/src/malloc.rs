@@ -44,6 +44,11 @@
 //! or use another global allocator (mimalloc and jemalloc defer no such merge). Where the
 //! program is not linked against glibc, or its Rust allocations go to another global
 //! allocator, it changes nothing that the engine uses.
+//!
+//! Whoever runs such a program keeps the last word: a setting that `GLIBC_TUNABLES` names is
+//! left as it says, and `TAILSIFT_GLIBC_MALLOC=defaults` leaves both as glibc has them (the way
+//! to measure a program on glibc's defaults; no other value is recognized, and any other value
+//! tunes as if it were unset).
 
 use std::fmt;
 
@@ -57,6 +62,8 @@ pub enum Setting {
     Applied,
     /// `GLIBC_TUNABLES` sets it: the environment's choice stands.
     LeftToEnvironment,
+    /// `TAILSIFT_GLIBC_MALLOC=defaults` asked for glibc's own defaults.
+    Declined,
     /// glibc refused it (`mallopt` returned 0): its default stands.
     Refused,
     /// The program is not linked against glibc: nothing to set.
@@ -78,10 +85,14 @@ impl fmt::Display for GlibcTuning {
             Setting::Applied => applied.to_string(),
             Setting::LeftToEnvironment => format!("{name} as GLIBC_TUNABLES sets it"),
             Setting::Refused => format!("{name} as glibc's default (mallopt refused)"),
-            Setting::NotGlibc => String::new(),
+            Setting::NotGlibc | Setting::Declined => String::new(),
         };
-        if self.fastbins_off == Setting::NotGlibc {
-            return f.write_str("not glibc");
+        match self.fastbins_off {
+            Setting::NotGlibc => return f.write_str("not glibc"),
+            Setting::Declined => {
+                return f.write_str("glibc's defaults (TAILSIFT_GLIBC_MALLOC=defaults)")
+            }
+            _ => {}
         }
         write!(
             f,
@@ -97,12 +108,19 @@ impl fmt::Display for GlibcTuning {
 }
 
 /// Turns glibc's fastbins off and pins its mmap threshold for the whole process, each unless
-/// the environment's `GLIBC_TUNABLES` already sets it: see the module's docs for why. Safe to
-/// call from any thread at any time, and more than once; best called first thing in `main`,
-/// before other threads have allocated or freed much.
+/// the environment's `GLIBC_TUNABLES` already sets it, and neither with
+/// `TAILSIFT_GLIBC_MALLOC=defaults`: see the module's docs for why. Safe to call from any
+/// thread at any time, and more than once; best called first thing in `main`, before other
+/// threads have allocated or freed much.
 pub fn tune_glibc_malloc() -> GlibcTuning {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
+        if std::env::var_os("TAILSIFT_GLIBC_MALLOC").is_some_and(|v| v == "defaults") {
+            return GlibcTuning {
+                fastbins_off: Setting::Declined,
+                mmap_threshold: Setting::Declined,
+            };
+        }
         let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
         let tunables = tunables.to_string_lossy();
         let set = |tunable: &str, param: libc::c_int, value: libc::c_int| {

@@ -1,6 +1,6 @@
 //! `malloc::tune_glibc_malloc`, in a test binary of its own: its settings are the process's.
 
-/// One test, in order: the environment's settings are left alone; glibc's defaults behave as
+/// One test, in order: the environment's choices are left alone; glibc's defaults behave as
 /// the module says; then the tuning changes that. (Two tests would run on parallel threads of
 /// one process, and the first one's environment variable would be seen by the second.)
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -8,8 +8,10 @@
 fn glibc_is_tuned_unless_the_environment_sets_it() {
     use tailsift::malloc::{tune_glibc_malloc, GlibcTuning, Setting};
 
-    if std::env::var_os("GLIBC_TUNABLES").is_some() {
-        // Whoever runs the tests chose glibc's tunables: nothing of ours to check.
+    if std::env::var_os("GLIBC_TUNABLES").is_some()
+        || std::env::var_os("TAILSIFT_GLIBC_MALLOC").is_some()
+    {
+        // Whoever runs the tests chose glibc's settings: nothing of ours to check.
         return;
     }
     // SAFETY: `mallinfo2` only reads glibc's allocator statistics (summed over arenas).
@@ -17,6 +19,20 @@ fn glibc_is_tuned_unless_the_environment_sets_it() {
     let in_fastbins = || info().fsmblks;
     let mapped_blocks = || info().hblks;
 
+    std::env::set_var("TAILSIFT_GLIBC_MALLOC", "defaults");
+    let declined = tune_glibc_malloc();
+    assert_eq!(
+        declined,
+        GlibcTuning {
+            fastbins_off: Setting::Declined,
+            mmap_threshold: Setting::Declined,
+        }
+    );
+    assert_eq!(
+        declined.to_string(),
+        "glibc's defaults (TAILSIFT_GLIBC_MALLOC=defaults)"
+    );
+    std::env::remove_var("TAILSIFT_GLIBC_MALLOC");
     std::env::set_var(
         "GLIBC_TUNABLES",
         "glibc.malloc.mxfast=128:glibc.malloc.mmap_threshold=131072",
