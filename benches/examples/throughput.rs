@@ -4,7 +4,7 @@
 //! cargo run --release --example throughput -- --workload anchor|mission [--threads N]
 //!     [--policies native|cel] [--quick] [--runs N] [--group-batches N]
 //!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
-//!     [--max-spans N] [--no-surge] [--poll-every-ms N]
+//!     [--max-spans N] [--no-surge] [--poll-every-ms N | --pollers N]
 //! cargo run --release --example throughput -- --workload anchor --growth PAIRS
 //!     [--input built|warm|early]
 //! ```
@@ -13,6 +13,8 @@
 //! latency percentiles; the last line reads
 //! `<workload>: <N> spans/s, <B> B retained/span, <A> allocs/span`. What each figure means:
 //! the `tailsift_benches::harness` module docs and `docs/BENCHMARKS.md`.
+//!
+//! `--pollers N` runs a paced run's driver with N polling threads (`DriverConfig::pollers`).
 //!
 //! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6
 //! never-complete traces buffered first (`harness::growth`), and prints each pair's ratio and
@@ -31,7 +33,7 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
 [--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
-[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N] \
+[--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N] [--pollers N] \
 [--growth PAIRS] [--input built|warm|early]";
 
 /// The growth figure's two sizes: traces buffered before the timed part.
@@ -52,6 +54,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     let mut max_spans = None;
     let mut surge = true;
     let mut poll_every = None;
+    let mut pollers = 1usize;
     let mut growth_pairs = None;
     let mut input = InputState::Built;
     let mut it = args.iter();
@@ -92,6 +95,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
                     number("--poll-every-ms", value("--poll-every-ms")?)? / 1000.0,
                 ))
             }
+            "--pollers" => pollers = number("--pollers", value("--pollers")?)? as usize,
             "--growth" => growth_pairs = Some(number("--growth", value("--growth")?)? as usize),
             "--input" => input = InputState::from_name(&value("--input")?)?,
             "--help" | "-h" => return Err(USAGE.to_string()),
@@ -113,6 +117,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     options.max_spans = max_spans;
     options.surge = surge;
     options.poll_every = poll_every;
+    options.pollers = pollers.max(1);
     options.input = input;
     if let Some(s) = pace_seconds {
         options.pace_seconds = s;

@@ -123,6 +123,8 @@ pub struct Options {
     /// With `pace`: poll from a loop that sleeps this long after each poll, instead of the
     /// library's [`Driver`]. Default `None` (the driver, `DriverConfig::default()`).
     pub poll_every: Option<Duration>,
+    /// With `pace` and the driver: its polling threads ([`DriverConfig::pollers`]). Default 1.
+    pub pollers: usize,
     /// Where the prebuilt traffic stands when the clock starts. Default [`InputState::Built`].
     pub input: InputState,
 }
@@ -171,6 +173,7 @@ impl Options {
             max_spans: None,
             surge: true,
             poll_every: None,
+            pollers: 1,
             input: InputState::Built,
         }
     }
@@ -1003,7 +1006,7 @@ fn run_once(
                     started,
                     log: Mutex::new(PollLog::default()),
                 });
-                let driver = Driver::start_with(target.clone(), DriverConfig::default());
+                let driver = Driver::start_with(target.clone(), driver_config(options));
                 while !settled() {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -1059,6 +1062,14 @@ fn run_once(
         started,
         delivered,
     })
+}
+
+/// The paced run's driver: the library's defaults, with `options.pollers` threads.
+fn driver_config(options: &Options) -> DriverConfig {
+    DriverConfig {
+        pollers: options.pollers,
+        ..DriverConfig::default()
+    }
 }
 
 /// What the driver polls in a paced run: the runner, on a manual clock kept at wall time since
@@ -1388,7 +1399,7 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         report.poll_durations = outcome.poll_durations;
         report.poller = match options.poll_every {
             Some(every) => format!("a loop sleeping {every:?} between polls"),
-            None => format!("tailsift::Driver, {:?}", DriverConfig::default()),
+            None => format!("tailsift::Driver, {:?}", driver_config(options)),
         };
         report.stats = outcome.stats;
         report.kept = outcome.kept;
