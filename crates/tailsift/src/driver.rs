@@ -14,7 +14,7 @@
 //! thread holds, so pollers that wake together split the batch of traces that came due between
 //! them, and the last trace of a batch is decided sooner.
 //!
-//! Dropping or stopping the [`Driver`] stops the thread; stopping never decides pending traces
+//! Dropping or stopping the [`Driver`] stops its threads; stopping never decides pending traces
 //! by itself (call [`Engine::shutdown`] for that), so a driver can be restarted.
 
 use std::sync::Arc;
