@@ -116,6 +116,13 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     options.pace = pace;
     options.max_spans = max_spans;
     options.surge = surge;
+    if poll_every.is_some() && pollers > 1 {
+        return Err(
+            "--pollers sets the driver's threads; --poll-every-ms replaces the driver \
+            with a loop: give one or the other"
+                .into(),
+        );
+    }
     options.poll_every = poll_every;
     options.pollers = pollers.max(1);
     options.input = input;

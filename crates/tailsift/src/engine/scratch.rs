@@ -38,7 +38,7 @@ pub(super) struct Scratch {
     pub starts: Vec<u32>,
     /// Fill positions of the counting sort.
     pub cursor: Vec<u32>,
-    /// The live bitmap of the batch's [`Slots`].
+    /// The live bitmap of the batch's `Slots` (`engine::slots`).
     pub live: Vec<u64>,
     /// The shards an ingest or a poll found held by another thread (`ShardOrder`).
     pub busy: Vec<usize>,
