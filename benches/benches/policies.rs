@@ -1,16 +1,21 @@
-//! Native policies, one trace at a time: each built-in's `evaluate` over a prebuilt view, the
-//! anchor's and the mission's whole policy sets (`Decider::decide`, baseline and counting
-//! included), and the facts policies share: building a `TraceView`, its children index and its
-//! critical path (which must stay linear in spans).
+//! Native policies, one trace at a time: each built-in's `evaluate` over a prebuilt view (the
+//! composites over errors and an absolute latency), the anchor's and the mission's whole policy
+//! sets (`Decider::decide`, baseline and counting included), and the facts policies share:
+//! building a `TraceView`, its children index and its critical path (which must stay linear in
+//! spans).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use tailsift::policy::attribute::{AttributeScope, StringAttributeConfig};
+use tailsift::policy::attribute::{
+    AttributeScope, BooleanAttributeConfig, NumericAttributeConfig, StringAttributeConfig,
+};
+use tailsift::policy::composite::{CompositeConfig, SubPolicyConfig};
 use tailsift::policy::errors::ErrorsConfig;
 use tailsift::policy::latency::LatencyConfig;
 use tailsift::policy::probabilistic::ProbabilisticConfig;
+use tailsift::policy::rate_limit::RateLimitConfig;
 use tailsift::policy::representative::RepresentativeConfig;
 use tailsift::policy::span_count::SpanCountConfig;
 use tailsift::policy::status_code::StatusCodeConfig;
@@ -27,6 +32,18 @@ mod common;
 fn mission_traces() -> Vec<Vec<Span>> {
     let workload = Workload::from_name("mission").expect("mission is a workload");
     collect_traces(&workload, 2_000).expect("the mission traffic builds")
+}
+
+/// A composite's sub-policies: errors, and slower than 500 ms.
+fn errors() -> PolicyConfig {
+    PolicyConfig::new("errors", PolicyKind::Errors(ErrorsConfig::default()))
+}
+
+fn slow() -> PolicyConfig {
+    PolicyConfig::new(
+        "slow",
+        PolicyKind::Latency(LatencyConfig::absolute(Duration::from_millis(500))),
+    )
 }
 
 fn native(c: &mut Criterion) {
@@ -82,10 +99,79 @@ fn native(c: &mut Criterion) {
             }),
         ),
         (
+            "string_attribute_regex",
+            PolicyKind::StringAttribute(StringAttributeConfig {
+                key: "http.route".into(),
+                regex: Some("^/api/(checkout|cart)".into()),
+                scope: AttributeScope::default(),
+                ..StringAttributeConfig::default()
+            }),
+        ),
+        (
+            "numeric_attribute",
+            PolicyKind::NumericAttribute(NumericAttributeConfig {
+                key: "http.response.status_code".into(),
+                min: Some(500.0),
+                ..NumericAttributeConfig::default()
+            }),
+        ),
+        (
+            // No span of the mission carries the key: every attribute of every span is looked
+            // at, the policy's most expensive case.
+            "boolean_attribute_absent",
+            PolicyKind::BooleanAttribute(BooleanAttributeConfig {
+                key: "debug.force_sample".into(),
+                value: true,
+                ..BooleanAttributeConfig::default()
+            }),
+        ),
+        (
             "span_count",
             PolicyKind::SpanCount(SpanCountConfig {
                 min: Some(20),
                 max: None,
+            }),
+        ),
+        (
+            // The bucket empties early in the timed loop (the views' clock stands still), so
+            // this is mostly the refusing path, which takes the same lock.
+            "rate_limit",
+            PolicyKind::RateLimit(RateLimitConfig {
+                spans_per_second: 1_000.0,
+                burst: None,
+            }),
+        ),
+        ("always", PolicyKind::Always),
+        ("never", PolicyKind::Never),
+        (
+            "and_errors_slow",
+            PolicyKind::And(CompositeConfig {
+                policies: vec![errors(), slow()],
+            }),
+        ),
+        (
+            "or_errors_slow",
+            PolicyKind::Or(CompositeConfig {
+                policies: vec![errors(), slow()],
+            }),
+        ),
+        (
+            "not_errors",
+            PolicyKind::Not(SubPolicyConfig {
+                policy: Box::new(errors()),
+            }),
+        ),
+        (
+            "drop_health",
+            PolicyKind::Drop(SubPolicyConfig {
+                policy: Box::new(PolicyConfig::new(
+                    "health",
+                    PolicyKind::StringAttribute(StringAttributeConfig {
+                        key: "http.route".into(),
+                        value: Some("/healthz".into()),
+                        ..StringAttributeConfig::default()
+                    }),
+                )),
             }),
         ),
     ];

@@ -223,6 +223,30 @@ impl Percentiles {
     }
 }
 
+impl Percentiles {
+    /// The same figures in microseconds, for durations well under a millisecond.
+    pub fn micros(&self) -> impl std::fmt::Display + '_ {
+        struct Micros<'a>(&'a Percentiles);
+        impl std::fmt::Display for Micros<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let us = |d: Duration| d.as_secs_f64() * 1e6;
+                let p = self.0;
+                write!(
+                    f,
+                    "p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, p99.9 {:.0} µs, max {:.0} µs (n = {})",
+                    us(p.p50),
+                    us(p.p90),
+                    us(p.p99),
+                    us(p.p999),
+                    us(p.max),
+                    p.count
+                )
+            }
+        }
+        Micros(self)
+    }
+}
+
 impl std::fmt::Display for Percentiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -317,6 +341,9 @@ pub struct Report {
     pub poll_gaps: Percentiles,
     /// With `pace`: how long each poll took (decide and sink included).
     pub poll_durations: Percentiles,
+    /// With `pace`: how long each call to `ingest` took, batch by batch (a collector's
+    /// receiver waits this long before it can answer its sender).
+    pub ingest_durations: Percentiles,
     /// With `pace`: what polled (the driver, or a fixed sleep between polls).
     pub poller: String,
     /// Whether the counting allocator was installed (else allocation figures are zero).
@@ -356,6 +383,7 @@ impl std::fmt::Display for Report {
             writeln!(f, "poller: {}", self.poller)?;
             writeln!(f, "time between polls: {}", self.poll_gaps)?;
             writeln!(f, "poll durations: {}", self.poll_durations)?;
+            writeln!(f, "ingest calls: {}", self.ingest_durations.micros())?;
             let _ = lag;
         } else {
             let runs: Vec<String> = self.runs.iter().map(|r| format!("{:.0}", r)).collect();
@@ -717,6 +745,8 @@ struct Outcome {
     poll_gaps: Percentiles,
     /// With `pace`: how long each poll took.
     poll_durations: Percentiles,
+    /// With `pace`: how long each call to `ingest` took.
+    ingest_durations: Percentiles,
     /// With `pace`: when the run started and when each step's batch was handed to `ingest`.
     started: Instant,
     delivered: Vec<Duration>,
@@ -888,6 +918,7 @@ fn run_once(
     let paced = options.pace.is_some();
     let lag_nanos = AtomicU64::new(0);
     let lags = Mutex::new(Vec::new());
+    let ingest_durations = Mutex::new(Vec::new());
     let mut poll_gaps = Vec::new();
     let mut poll_durations = Vec::new();
 
@@ -929,7 +960,16 @@ fn run_once(
                 step.delivered
                     .store(now.as_nanos() as u64, Ordering::Relaxed);
             }
-            engine.ingest(spans);
+            if paced {
+                let called = Instant::now();
+                engine.ingest(spans);
+                let took = called.elapsed();
+                if let Ok(mut durations) = ingest_durations.lock() {
+                    durations.push(took);
+                }
+            } else {
+                engine.ingest(spans);
+            }
         }
         if let Some(flag) = ingested.get(i) {
             flag.store(true, Ordering::Release);
@@ -1059,6 +1099,7 @@ fn run_once(
         lags: Percentiles::of(&mut lags.into_inner().unwrap_or_default()),
         poll_gaps: Percentiles::of(&mut poll_gaps),
         poll_durations: Percentiles::of(&mut poll_durations),
+        ingest_durations: Percentiles::of(&mut ingest_durations.into_inner().unwrap_or_default()),
         started,
         delivered,
     })
@@ -1397,6 +1438,7 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         report.feeder_lag = outcome.lags;
         report.poll_gaps = outcome.poll_gaps;
         report.poll_durations = outcome.poll_durations;
+        report.ingest_durations = outcome.ingest_durations;
         report.poller = match options.poll_every {
             Some(every) => format!("a loop sleeping {every:?} between polls"),
             None => format!("tailsift::Driver, {:?}", driver_config(options)),
