@@ -20,6 +20,12 @@
 //!
 //! Entries of traces decided by another route go stale; each entry carries the trace's
 //! generation number, and a stale entry is skipped when popped.
+//!
+//! A trace is decided with the shard's lock released (policies may be slow: CEL over a large
+//! trace, a WASM module up to its deadline): taken out of the table, it is registered as being
+//! decided ([`Shard::begin_deciding`]) until its decision is recorded in the decision cache
+//! ([`Shard::finish_deciding`]). A span that arrives for it meanwhile waits in the store, on the
+//! registration, and then follows the decision as a late span: it never starts a second trace.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -27,7 +33,7 @@ use std::time::Duration;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
-use crate::cache::{Cached, DecisionCache, KeptEntry, SharedReasons};
+use crate::cache::{Cached, DecisionCache, KeptEntry};
 use crate::clock::nanos;
 use crate::span::{Span, TraceId};
 use crate::view::TraceFlags;
@@ -159,6 +165,43 @@ impl Pusher<'_> {
     }
 }
 
+/// A trace being decided with the shard's lock released (see the module's doc).
+struct Deciding {
+    hash: u64,
+    trace_id: TraceId,
+    /// Its own spans, out of the store while the policies run.
+    spans: usize,
+    /// Spans that arrived for it since, waiting in the store for its decision.
+    parked: SpanList,
+    parked_bytes: usize,
+}
+
+/// The traces of a shard being decided, each in a slot its [`Ticket`] names. A handful at a
+/// time (a chunk per deciding thread), so a span of a new trace looks through them only while
+/// there are any.
+#[derive(Default)]
+struct InFlight {
+    slots: Vec<Option<Deciding>>,
+    free: Vec<u32>,
+    live: usize,
+    /// The summed `spans` of the live slots.
+    spans: usize,
+}
+
+impl InFlight {
+    fn find(&mut self, hash: u64, trace_id: &TraceId) -> Option<&mut Deciding> {
+        self.slots
+            .iter_mut()
+            .flatten()
+            .find(|d| d.hash == hash && d.trace_id == *trace_id)
+    }
+}
+
+/// A trace's registration as being decided ([`Shard::begin_deciding`]); handed back, once, to
+/// [`Shard::finish_deciding`].
+#[derive(Debug)]
+pub(crate) struct Ticket(u32);
+
 /// A trace taken out of the table to be decided.
 pub(crate) struct ReadyTrace {
     pub trace_id: TraceId,
@@ -178,8 +221,9 @@ pub(crate) struct Shard {
     /// Traces whose root has arrived, in due order.
     completion: CompletionQueue,
     pub cache: DecisionCache,
-    /// The reasons of recent decisions, shared between them.
-    pub reasons: SharedReasons,
+    /// Traces being decided with the lock released.
+    in_flight: InFlight,
+    /// The size estimates of the spans in the store (parked ones included).
     pub bytes: usize,
     next_generation: u64,
     pub counters: ShardCounters,
@@ -193,7 +237,7 @@ impl Shard {
             wait_queue: VecDeque::new(),
             completion: CompletionQueue::default(),
             cache,
-            reasons: SharedReasons::default(),
+            in_flight: InFlight::default(),
             bytes: 0,
             next_generation: 0,
             counters: ShardCounters::default(),
@@ -204,9 +248,58 @@ impl Shard {
         self.traces.len()
     }
 
-    /// Spans buffered.
+    /// Spans buffered: in the store, parked ones included (not those of traces being decided).
     pub fn span_count(&self) -> usize {
         self.store.len()
+    }
+
+    /// The spans of traces being decided with the lock released: out of the store, not yet
+    /// forwarded or dropped.
+    pub fn deciding_spans(&self) -> usize {
+        self.in_flight.spans
+    }
+
+    /// Registers a trace taken out of the table, its `spans` spans gathered, as being decided
+    /// with the lock released (see the module's doc). Until [`Shard::finish_deciding`] a span
+    /// that arrives for it is parked in the store for its decision.
+    pub fn begin_deciding(&mut self, hash: u64, trace_id: TraceId, spans: usize) -> Ticket {
+        let f = &mut self.in_flight;
+        let deciding = Deciding {
+            hash,
+            trace_id,
+            spans,
+            parked: SpanList::EMPTY,
+            parked_bytes: 0,
+        };
+        f.live += 1;
+        f.spans += spans;
+        match f.free.pop() {
+            Some(slot) => {
+                f.slots[slot as usize] = Some(deciding);
+                Ticket(slot)
+            }
+            None => {
+                f.slots.push(Some(deciding));
+                Ticket(f.slots.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// Ends a registration, once the trace's decision is in the cache: moves the spans parked
+    /// for it onto the end of `out` (arrival order), for the caller to forward or drop as late
+    /// spans.
+    pub fn finish_deciding(&mut self, ticket: Ticket, out: &mut Vec<Span>) {
+        let f = &mut self.in_flight;
+        let Some(deciding) = f.slots.get_mut(ticket.0 as usize).and_then(Option::take) else {
+            return;
+        };
+        f.free.push(ticket.0);
+        f.live -= 1;
+        f.spans -= deciding.spans;
+        if deciding.parked.len() > 0 {
+            self.bytes -= deciding.parked_bytes;
+            self.store.take(deciding.parked, out);
+        }
     }
 
     /// Offers one validated span (`hash` is its trace id's xxh3 hash, `size` its size
@@ -228,9 +321,9 @@ impl Shard {
             wait_queue,
             completion,
             cache,
+            in_flight,
             bytes,
             next_generation,
-            reasons: _,
             counters,
         } = self;
         counters.spans_in += 1;
@@ -248,6 +341,16 @@ impl Shard {
                 entry
             }
             Entry::Vacant(vacant) => {
+                if in_flight.live > 0 {
+                    if let Some(deciding) = in_flight.find(hash, &trace_id) {
+                        deciding.parked_bytes += size;
+                        *bytes += size;
+                        return Offer::Buffer(Pusher {
+                            store,
+                            list: &mut deciding.parked,
+                        });
+                    }
+                }
                 match cache.get(hash, &trace_id) {
                     Some(Cached::Kept(entry)) => {
                         counters.late_forwarded += 1;
@@ -522,5 +625,66 @@ mod tests {
         let small = shard.traces.capacity();
         shard.shrink_if_sparse();
         assert_eq!(shard.traces.capacity(), small);
+    }
+
+    #[test]
+    fn spans_of_traces_being_decided_are_parked_for_their_decision() {
+        let grace = Duration::from_secs(2);
+        let mut shard = Shard::new(DecisionCache::new(16, 16));
+        for t in 1..=3 {
+            offer_root(&mut shard, t, Duration::ZERO, grace);
+        }
+        let mut out = Vec::new();
+        shard.take_due(grace, grace, grace, 2, &mut out);
+        let mut tickets = Vec::new();
+        for trace in out {
+            let mut spans = Vec::new();
+            shard.gather(trace.spans, &mut spans);
+            tickets.push((
+                trace.trace_id,
+                shard.begin_deciding(trace.hash, trace.trace_id, 1),
+            ));
+        }
+        assert_eq!(
+            (shard.span_count(), shard.deciding_spans(), shard.bytes),
+            (1, 2, 100)
+        );
+        // Two spans of the first trace being decided, one of a new trace: the first two are
+        // parked, counted in the store and the bytes, and start no trace.
+        for (t, id) in [(1, 2), (1, 3), (9, 1)] {
+            let span = Span {
+                trace_id: TraceId::from_u128(t),
+                span_id: crate::span::SpanId::from_u64(id),
+                ..Span::default()
+            };
+            match shard.offer(span.trace_id.hash64(), &span, 10, grace, grace) {
+                Offer::Buffer(pusher) => pusher.push(span),
+                _ => panic!("a span of a trace being decided is buffered, not late"),
+            }
+        }
+        assert_eq!(shard.trace_count(), 2, "traces 3 and 9");
+        assert_eq!((shard.span_count(), shard.bytes), (4, 130));
+        let mut parked = Vec::new();
+        for (trace_id, ticket) in tickets {
+            shard.finish_deciding(ticket, &mut parked);
+            let ids: Vec<u64> = parked.drain(..).map(|s| s.span_id.to_u64()).collect();
+            let expected: &[u64] = if trace_id.to_u128() == 1 {
+                &[2, 3]
+            } else {
+                &[]
+            };
+            assert_eq!(ids, expected);
+        }
+        assert_eq!(
+            (shard.span_count(), shard.deciding_spans(), shard.bytes),
+            (2, 0, 110)
+        );
+        // Once finished, its slot serves the next registration; a span of a trace no longer
+        // being decided starts a new trace (the engine's decision cache answers first).
+        let ticket = shard.begin_deciding(7, TraceId::from_u128(7), 0);
+        assert!(ticket.0 < 2, "a freed slot is reused");
+        shard.finish_deciding(ticket, &mut parked);
+        offer_root(&mut shard, 1, grace, grace);
+        assert_eq!(shard.trace_count(), 3);
     }
 }

@@ -58,9 +58,9 @@ pub(crate) struct KeptEntry {
     pub threshold: u64,
 }
 
-/// The reasons of a shard's recent decisions, shared: most decisions give one of a few reason
-/// lists (one policy, or the same two), so a decision usually clones a shared `Arc<[Str]>`
-/// rather than allocating its own.
+/// The reasons of a deciding thread's recent decisions, shared: most decisions give one of a
+/// few reason lists (one policy, or the same two), so a decision usually clones a shared
+/// `Arc<[Str]>` rather than allocating its own.
 #[derive(Default)]
 pub(crate) struct SharedReasons {
     recent: Vec<Arc<[Str]>>,
@@ -72,6 +72,13 @@ pub(crate) struct SharedReasons {
 const SHARED_REASONS: usize = 8;
 
 impl SharedReasons {
+    pub const fn new() -> SharedReasons {
+        SharedReasons {
+            recent: Vec::new(),
+            next: 0,
+        }
+    }
+
     /// `reasons`, as a shared list. The vector goes back to the thread's decisions
     /// ([`crate::verdict::recycle_reasons`]).
     pub fn share(&mut self, reasons: Vec<Str>) -> Arc<[Str]> {

@@ -7,9 +7,11 @@
 //!   forwarded (kept, now or late), or dropped (by decision, late, or at shutdown). While buffered
 //!   it is counted as buffered. [`EngineStats::conserved`] checks the sum.
 //! - The sink is never called while a shard lock is held, so a sink may block or re-enter.
-//! - Decisions are made under the shard lock and recorded in the decision cache before the lock is
-//!   released, so a span racing its trace's decision either joins the trace or follows the cached
-//!   decision; it never starts a second trace.
+//! - Policies run with no shard lock held: a trace is taken out of its shard and registered as
+//!   being decided under one hold, and its decision is recorded in the decision cache under the
+//!   next. A span that arrives for it in between waits in the shard for the decision and then
+//!   follows it as a late span; a span after it follows the cached decision. Either way it never
+//!   starts a second trace, and an ingest never waits for a policy, however slow.
 //! - A shard held by another thread is passed over and locked after the free ones
 //!   (`ShardOrder`).
 //! - A poll locks only the shards that may have a trace due: each lock hold that changes a shard
@@ -43,7 +45,7 @@ mod scratch;
 mod slots;
 
 use cell::{ShardCell, ShardGauges};
-use scratch::{Route, Scratch, SCRATCH};
+use scratch::{Judged, Pending, Route, Scratch, SCRATCH};
 use slots::Slots;
 
 /// Why a span was rejected at ingest.
@@ -159,7 +161,8 @@ pub struct EngineStats {
     pub spans_forwarded: u64,
     /// Spans dropped (with dropped traces, late, or at shutdown).
     pub spans_dropped: u64,
-    /// Spans buffered now.
+    /// Spans buffered now (those of traces being decided included: not yet forwarded or
+    /// dropped).
     pub spans_buffered: u64,
     /// Bytes buffered now (span size estimates).
     pub bytes_buffered: u64,
@@ -384,16 +387,24 @@ enum Visit {
     Every,
 }
 
-/// Traces decided per lock hold: bounds how long a poll keeps one shard from ingesting. At the
-/// mission's 1 M spans/s a decision costs 2–8 µs on the poller (cold spans, policies), so a
-/// chunk of 32 holds a shard for well under a millisecond; 256 held it for several, and the
-/// feeding thread queued behind it (`docs/BENCHMARKS.md`, decision latency under load).
+/// Traces taken out of a shard per lock hold, decided with the lock released and recorded under
+/// the next hold. Bounds a hold to the taking (queue pops, the spans' moves out of the store) and
+/// the recording (counters, cache marks) of 32 traces, and the decisions a poll keeps before
+/// handing them to the sink.
 const DECIDE_CHUNK: usize = 32;
 
 /// How many spans ahead ingest prefetches the decision cache's slot of a span's trace: far
 /// enough for the load to arrive (a few hundred cycles of offering spans), near enough to stay
 /// in cache until used.
 const CACHE_PREFETCH_AHEAD: usize = 8;
+
+/// Spans that arrived for a trace while it was being decided, forwarded or dropped with its
+/// decision as late spans.
+#[derive(Default)]
+struct LateCounts {
+    forwarded: u64,
+    dropped: u64,
+}
 
 /// Buffer gauges summed over shards, and the earliest due time, each read while its shard was
 /// locked anyway.
@@ -461,7 +472,8 @@ impl Engine {
         let mut slots = Slots::new(batch, std::mem::take(&mut scratch.live));
         let grace = self.config.buffer.completion_grace;
         let wait = self.config.buffer.decision_wait;
-        let mut late = Vec::new();
+        let mut late_spans = Vec::new();
+        let mut late = LateCounts::default();
         // Only needed for early decisions: not cloned (a shared reference count) otherwise.
         let mut decider: Option<Arc<dyn Decider>> = None;
         let mut shards = ShardOrder::new(self.first_shard(), self.shards.len(), &mut scratch.busy);
@@ -504,13 +516,14 @@ impl Engine {
                     }
                     Offer::LateKept(entry) => {
                         report.late_forwarded += 1;
-                        late.extend(slots.take(i).map(|span| (entry, span)));
+                        late_spans.extend(slots.take(i).map(|span| (entry, span)));
                     }
                     // Dropped with the slots, after the locks are released.
                     Offer::LateDropped => report.late_dropped += 1,
                 }
             }
-            // Over the bounds: decide the oldest traces early until the shard fits again.
+            // Over the bounds: decide the oldest traces early until the shard fits again, their
+            // policies run with the lock released, as a poll's are.
             while shard.span_count() > self.shard_max_spans || shard.bytes > self.shard_max_bytes {
                 let flags = TraceFlags {
                     early: true,
@@ -521,10 +534,16 @@ impl Engine {
                 };
                 shard.counters.early += 1;
                 report.early_decisions += 1;
-                let decider = decider.get_or_insert_with(|| self.decider.read().clone());
-                self.decide_locked(&**decider, &mut shard, trace, now, &mut scratch);
+                let pending = Self::gather(&mut shard, trace, &mut scratch);
+                scratch.pending.push(pending);
             }
             cell.publish_ingest(&shard, now, wait);
+            if !scratch.pending.is_empty() {
+                drop(shard);
+                let decider = decider.get_or_insert_with(|| self.decider.read().clone());
+                let shard = self.judge_and_record(cell, &**decider, now, &mut scratch, &mut late);
+                cell.publish_ingest(&shard, now, wait);
+            }
         }
         scratch.busy = shards.finish();
         scratch.live = slots.finish();
@@ -532,14 +551,18 @@ impl Engine {
         self.count_rejected(&report.rejected);
         self.metrics
             .late(report.late_forwarded, report.late_dropped);
+        self.metrics.late(late.forwarded, late.dropped);
         self.metrics.early.increment(report.early_decisions);
-        for (entry, span) in late {
+        for (entry, span) in late_spans {
             self.sink.send(self.late_decision(entry, span, now));
         }
         if !scratch.decided.is_empty() {
             let (mut poll, mut flags) = (PollReport::default(), FlagCounts::default());
             self.emit(&mut scratch.decided, &mut poll, &mut flags);
             self.metrics.decided(&poll, &flags);
+        }
+        for decision in scratch.late.drain(..) {
+            self.sink.send(decision);
         }
         SCRATCH.with(|s| s.set(scratch));
         report
@@ -636,10 +659,12 @@ impl Engine {
     }
 
     /// For each shard, repeatedly takes up to [`DECIDE_CHUNK`] traces with `take` and decides
-    /// them under the shard's lock, emitting after the lock is released, until `take` comes back
-    /// with less than a full chunk. With [`Visit::MayBeDue`], a shard whose published due time
-    /// is after `now` is not locked (see `engine::cell`). `report` comes in empty: what it
-    /// counts goes to the metrics.
+    /// them, until `take` comes back with less than a full chunk. Each chunk takes two holds of
+    /// the shard's lock: one to take the traces out and gather their spans, one to record their
+    /// decisions; the policies run between them, with the lock released, and the decisions are
+    /// emitted after the second. With [`Visit::MayBeDue`], a shard whose published due time is
+    /// after `now` is not locked (see `engine::cell`). `report` comes in empty: what it counts
+    /// goes to the metrics.
     fn decide_each_shard(
         &self,
         now: Duration,
@@ -651,6 +676,8 @@ impl Engine {
         let mut scratch = SCRATCH.with(Cell::take);
         let mut gauges = Gauges::default();
         let mut flags = FlagCounts::default();
+        let mut late = LateCounts::default();
+        let wait = self.config.buffer.decision_wait;
         let mut shards = ShardOrder::new(self.first_shard(), self.shards.len(), &mut scratch.busy);
         while let Some((index, pass)) = shards.next() {
             let cell = &self.shards[index];
@@ -663,24 +690,37 @@ impl Engine {
             };
             let mut hold = Some(shard);
             loop {
-                let full;
-                {
+                let full = {
                     let mut shard = hold.take().unwrap_or_else(|| cell.lock());
                     let mut ready = std::mem::take(&mut scratch.ready);
                     take(&mut shard, &mut ready);
-                    full = ready.len() >= DECIDE_CHUNK;
+                    let full = ready.len() >= DECIDE_CHUNK;
                     for trace in ready.drain(..) {
-                        self.decide_locked(&*decider, &mut shard, trace, now, &mut scratch);
+                        let pending = Self::gather(&mut shard, trace, &mut scratch);
+                        scratch.pending.push(pending);
                     }
                     scratch.ready = ready;
+                    if scratch.pending.is_empty() {
+                        shard.shrink_if_sparse();
+                        gauges.add(cell.publish_exact(&shard, wait));
+                        break;
+                    }
+                    full
+                };
+                // The policies, with the lock released; then a second hold records them.
+                {
+                    let mut shard =
+                        self.judge_and_record(cell, &*decider, now, &mut scratch, &mut late);
                     if !full {
                         shard.shrink_if_sparse();
-                        let wait = self.config.buffer.decision_wait;
                         gauges.add(cell.publish_exact(&shard, wait));
                     }
                 }
                 scratch.release_discarded();
                 self.emit(&mut scratch.decided, report, &mut flags);
+                for decision in scratch.late.drain(..) {
+                    self.sink.send(decision);
+                }
                 if !full {
                     break;
                 }
@@ -688,6 +728,7 @@ impl Engine {
         }
         scratch.busy = shards.finish();
         self.metrics.decided(report, &flags);
+        self.metrics.late(late.forwarded, late.dropped);
         self.metrics
             .buffer(gauges.spans, gauges.bytes, gauges.traces);
         // Whatever arrives from now on is due `completion_grace` after it at the soonest.
@@ -719,7 +760,8 @@ impl Engine {
             s.early_decisions += c.early;
             s.timed_out += c.timed_out;
             s.incomplete += c.incomplete;
-            s.spans_buffered += shard.span_count() as u64;
+            // Spans of traces being decided are still held: not yet forwarded or dropped.
+            s.spans_buffered += (shard.span_count() + shard.deciding_spans()) as u64;
             s.bytes_buffered += shard.bytes as u64;
             s.traces_buffered += shard.trace_count() as u64;
             s.cache_evictions += shard.cache.evicted;
@@ -738,17 +780,32 @@ impl Engine {
         }
     }
 
-    /// Decides one trace under its shard's lock and records the decision in the cache and the
-    /// counters. The decision goes to `scratch.decided`, for emission after the lock is
-    /// released; a dropped trace's spans go to `scratch.discard`, to be dropped then too.
-    fn decide_locked(
+    /// Runs the policies over the traces of `scratch.pending` with no lock held, then records
+    /// their decisions under `cell`'s lock, which it returns held, for the caller to publish.
+    fn judge_and_record<'a>(
         &self,
+        cell: &'a ShardCell,
         decider: &dyn Decider,
-        shard: &mut Shard,
-        trace: ReadyTrace,
         now: Duration,
         scratch: &mut Scratch,
-    ) {
+        late: &mut LateCounts,
+    ) -> MutexGuard<'a, Shard> {
+        let mut pending = std::mem::take(&mut scratch.pending);
+        for trace in pending.iter_mut() {
+            trace.judged = Some(self.judge(decider, trace, now, scratch));
+        }
+        let mut shard = cell.lock();
+        for trace in pending.drain(..) {
+            self.record(&mut shard, decider, trace, now, scratch, late);
+        }
+        scratch.pending = pending;
+        shard
+    }
+
+    /// Moves a trace taken out of its shard's table out of the store (its spans sorted) and
+    /// registers it as being decided, so that the lock may be released while its policies run.
+    #[inline(always)]
+    fn gather(shard: &mut Shard, trace: ReadyTrace, scratch: &mut Scratch) -> Pending {
         let ReadyTrace {
             trace_id,
             hash,
@@ -759,66 +816,128 @@ impl Engine {
         } = trace;
         let mut spans = scratch.span_vector(list.len());
         shard.gather_sorted(list, &mut spans, &mut scratch.sort_keys);
-        // The decision is marked in the cache below: its slot loads while the policies run.
+        // The decision is marked in the cache when recorded: its slot loads meanwhile.
         shard.cache.prefetch(hash);
-        let outcome = {
-            let mut view = TraceView::new(trace_id, &spans, flags, now).with_bytes(bytes as u64);
-            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                decider.decide(&mut view)
-            }));
-            decided.unwrap_or_else(|_| {
-                // A panicking decider is a bug in caller code; keep the trace rather than lose
-                // its spans, and count it.
-                self.decider_panics.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%trace_id, "decider panicked; trace kept");
-                Outcome {
-                    keep: true,
-                    reasons: vec![Str::from("decider_panic")],
-                    adjusted_count: 1.0,
-                    threshold: 0,
-                }
-            })
+        let ticket = shard.begin_deciding(hash, trace_id, spans.len());
+        Pending {
+            trace_id,
+            hash,
+            bytes,
+            first_seen,
+            flags,
+            spans,
+            ticket,
+            judged: None,
+        }
+    }
+
+    /// Runs the decider over one gathered trace (no lock needed) and shares its reasons.
+    #[inline(always)]
+    fn judge(
+        &self,
+        decider: &dyn Decider,
+        trace: &Pending,
+        now: Duration,
+        scratch: &mut Scratch,
+    ) -> Judged {
+        let mut view = TraceView::new(trace.trace_id, &trace.spans, trace.flags, now)
+            .with_bytes(trace.bytes as u64);
+        let decided =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decider.decide(&mut view)));
+        let outcome = decided.unwrap_or_else(|_| {
+            // A panicking decider is a bug in caller code; keep the trace rather than lose its
+            // spans, and count it.
+            self.decider_panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(trace_id = %trace.trace_id, "decider panicked; trace kept");
+            Outcome {
+                keep: true,
+                reasons: vec![Str::from("decider_panic")],
+                adjusted_count: 1.0,
+                threshold: 0,
+            }
+        });
+        Judged {
+            keep: outcome.keep,
+            reasons: scratch.reasons.share(outcome.reasons),
+            adjusted_count: outcome.adjusted_count,
+            threshold: outcome.threshold,
+        }
+    }
+
+    /// Records a judged trace's decision under its shard's lock (judging it first if it was
+    /// not): the counters, the decision cache, and the end of its registration, whose parked
+    /// spans follow the decision as late spans (counted in `late`). The decision goes to
+    /// `scratch.decided`, and a dropped trace's spans to `scratch.discard`, for after the lock
+    /// is released.
+    #[inline(always)]
+    fn record(
+        &self,
+        shard: &mut Shard,
+        decider: &dyn Decider,
+        mut trace: Pending,
+        now: Duration,
+        scratch: &mut Scratch,
+        late: &mut LateCounts,
+    ) {
+        let judged = match trace.judged.take() {
+            Some(judged) => judged,
+            None => self.judge(decider, &trace, now, scratch),
         };
-        let reasons = shard.reasons.share(outcome.reasons);
-        let n = spans.len() as u64;
+        let Pending {
+            trace_id,
+            hash,
+            first_seen,
+            flags,
+            mut spans,
+            ticket,
+            ..
+        } = trace;
+        let Judged {
+            keep,
+            reasons,
+            adjusted_count,
+            threshold,
+        } = judged;
+        shard.finish_deciding(ticket, &mut scratch.parked);
+        let (n, parked) = (spans.len() as u64, scratch.parked.len() as u64);
         let c = &mut shard.counters;
         if flags.incomplete {
             c.incomplete += 1;
         }
-        if outcome.keep {
+        if keep {
             c.traces_kept += 1;
-            c.spans_forwarded += n;
-            shard.cache.insert_kept(
-                hash,
-                KeptEntry {
-                    trace_id,
-                    reasons: reasons.clone(),
-                    adjusted_count: outcome.adjusted_count,
-                    threshold: outcome.threshold,
-                },
-            );
-            annotate(
-                &self.config.output,
-                &mut spans,
-                outcome.threshold,
-                outcome.adjusted_count,
-            );
+            c.spans_forwarded += n + parked;
+            c.late_forwarded += parked;
+            late.forwarded += parked;
+            annotate(&self.config.output, &mut spans, threshold, adjusted_count);
+            let entry = KeptEntry {
+                trace_id,
+                reasons: reasons.clone(),
+                adjusted_count,
+                threshold,
+            };
+            for span in scratch.parked.drain(..) {
+                let decision = self.late_decision(entry.clone(), span, now);
+                scratch.late.push(decision);
+            }
+            shard.cache.insert_kept(hash, entry);
         } else {
             c.traces_dropped += 1;
-            c.spans_dropped += n;
+            c.spans_dropped += n + parked;
+            c.late_dropped += parked;
+            late.dropped += parked;
             shard.cache.insert_dropped(hash);
             scratch.discard.push(std::mem::take(&mut spans));
+            if parked > 0 {
+                scratch.discard.push(std::mem::take(&mut scratch.parked));
+            }
         }
         scratch.decided.push(Decision {
             trace_id,
-            keep: outcome.keep,
+            keep,
             reasons,
-            adjusted_count: if outcome.keep {
-                outcome.adjusted_count
-            } else {
-                0.0
-            },
-            threshold: outcome.threshold,
+            adjusted_count: if keep { adjusted_count } else { 0.0 },
+            threshold,
             flags: DecisionFlags::from(flags),
             span_count: n as usize,
             spans,

@@ -131,6 +131,178 @@ fn late_span_after_keep_is_forwarded_and_after_drop_is_dropped() {
     assert!(stats.conserved());
 }
 
+/// An engine whose decider, on trace 1, tells the test it has started and waits (at most 20 s)
+/// to be let go, then keeps the trace or not; it keeps every other trace.
+struct Held {
+    engine: Arc<Engine>,
+    clock: ManualClock,
+    entered: crossbeam_channel::Receiver<()>,
+    release: crossbeam_channel::Sender<()>,
+    waited_out: Arc<AtomicBool>,
+    decisions: crossbeam_channel::Receiver<Decision>,
+}
+
+const HELD: u128 = 1;
+
+impl Held {
+    fn new(config: EngineConfig, keep: bool) -> Held {
+        let (entered_tx, entered) = crossbeam_channel::bounded::<()>(1);
+        let (release, released) = crossbeam_channel::bounded::<()>(1);
+        let waited_out = Arc::new(AtomicBool::new(false));
+        let flag = waited_out.clone();
+        let clock = ManualClock::new();
+        let (sink, decisions) = ChannelSink::new(None);
+        let engine = Engine::builder(config)
+            .decider(move |v: &TraceView<'_>| {
+                if v.trace_id() != TraceId::from_u128(HELD) {
+                    return Verdict::keep("other");
+                }
+                let _ = entered_tx.send(());
+                // Bounded, so that an engine running policies under the shard's lock fails the
+                // test rather than hanging it: the test's own ingest waits for that lock.
+                if released.recv_timeout(Duration::from_secs(20)).is_err() {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                if keep {
+                    Verdict::keep("held")
+                } else {
+                    Verdict::Abstain
+                }
+            })
+            .sink(sink)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        Held {
+            engine: Arc::new(engine),
+            clock,
+            entered,
+            release,
+            waited_out,
+            decisions,
+        }
+    }
+
+    /// Waits for the decider to start on the held trace.
+    fn wait_entered(&self) {
+        self.entered
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the engine reaches the decider");
+    }
+
+    /// Lets the decider go.
+    fn release(&self) {
+        self.release.send(()).unwrap();
+    }
+
+    /// Checks that the decider was let go before its 20 s were up: no ingest waited for it.
+    fn check_nothing_waited(&self) {
+        assert!(
+            !self.waited_out.load(Ordering::SeqCst),
+            "an ingest waited for the decider"
+        );
+    }
+
+    /// Checks what became of the held trace (`own_spans` spans when decided) and of its span
+    /// `parked` (an id), which arrived while it was being decided; then that a span of it after
+    /// the decision follows the cached decision too.
+    fn check_parked_span_followed(&self, keep: bool, own_spans: usize, parked: u64) {
+        let decided: Vec<Decision> = self.decisions.try_iter().collect();
+        let held: Vec<&Decision> = decided
+            .iter()
+            .filter(|d| d.trace_id == TraceId::from_u128(HELD))
+            .collect();
+        let stats = self.engine.stats();
+        assert!(stats.conserved(), "{stats:?}");
+        assert_eq!(held[0].keep, keep);
+        assert!(!held[0].flags.late);
+        assert_eq!(held[0].spans.len(), if keep { own_spans } else { 0 });
+        if keep {
+            assert_eq!(held.len(), 2, "the trace, then its parked span");
+            assert!(held[1].flags.late && held[1].keep);
+            assert_eq!(held[1].spans[0].span_id.to_u64(), parked);
+            assert_eq!(held[1].reasons[0], "held");
+            assert_eq!((stats.late_forwarded, stats.late_dropped), (1, 0));
+        } else {
+            assert_eq!(held.len(), 1);
+            assert_eq!((stats.late_forwarded, stats.late_dropped), (0, 1));
+        }
+        let traces = stats.traces_buffered;
+        let after = self.engine.ingest(vec![span(HELD, 9, 1)]);
+        assert_eq!(
+            (after.late_forwarded, after.late_dropped),
+            (u64::from(keep), u64::from(!keep))
+        );
+        assert_eq!(self.engine.stats().traces_buffered, traces, "no new trace");
+    }
+}
+
+/// Policies run with the shard's lock released: while a poll's decision is under way (its
+/// decider blocked until the test lets it go), the same shard takes a span of a new trace and a
+/// span of the trace being decided. The latter waits for the decision and then follows it as a
+/// late span, forwarded or dropped: it never starts a second trace, and every span stays
+/// counted.
+#[test]
+fn a_poll_runs_policies_with_the_shard_unlocked_and_a_racing_span_follows_the_decision() {
+    for keep in [true, false] {
+        let h = Held::new(config(1), keep);
+        h.engine.ingest(vec![span(HELD, 1, 0)]);
+        h.clock.advance(Duration::from_secs(2));
+        let poller = {
+            let (engine, now) = (h.engine.clone(), h.clock.now());
+            std::thread::spawn(move || engine.poll(now))
+        };
+        h.wait_entered();
+        // One shard: both spans go to the shard whose trace is being decided.
+        let report = h.engine.ingest(vec![span(HELD, 2, 1), span(7, 1, 0)]);
+        let during = h.engine.stats();
+        h.release();
+        let polled = poller.join().unwrap();
+        h.check_nothing_waited();
+        assert_eq!(report.buffered, 2);
+        assert!(during.conserved(), "{during:?}");
+        assert_eq!(
+            (during.spans_buffered, during.traces_buffered),
+            (3, 1),
+            "the span being decided, the parked one and the new trace's; one trace buffered"
+        );
+        assert_eq!(polled.traces(), 1);
+        h.check_parked_span_followed(keep, 1, 2);
+        assert_eq!(h.engine.stats().spans_buffered, 1, "trace 7's");
+    }
+}
+
+/// The same for an early decision: an ingest over the buffer's bound decides the oldest trace
+/// with the shard unlocked, so another ingest into that shard goes on meanwhile.
+#[test]
+fn an_early_decision_runs_policies_with_the_shard_unlocked_too() {
+    for keep in [true, false] {
+        let mut cfg = config(1);
+        cfg.buffer.max_spans = 4;
+        let h = Held::new(cfg, keep);
+        h.engine.ingest(vec![span(HELD, 1, 0), span(HELD, 2, 1)]);
+        let over = {
+            let engine = h.engine.clone();
+            // Five spans over a bound of four: the oldest trace, the held one, goes early.
+            std::thread::spawn(move || {
+                engine.ingest(vec![span(2, 1, 0), span(2, 2, 1), span(2, 3, 1)])
+            })
+        };
+        h.wait_entered();
+        let report = h.engine.ingest(vec![span(HELD, 3, 1)]);
+        let during = h.engine.stats();
+        h.release();
+        let over = over.join().unwrap();
+        h.check_nothing_waited();
+        assert_eq!(over.early_decisions, 1);
+        assert_eq!((report.buffered, report.early_decisions), (1, 0));
+        assert!(during.conserved(), "{during:?}");
+        assert_eq!(during.spans_buffered, 6);
+        h.check_parked_span_followed(keep, 2, 3);
+        assert_eq!(h.engine.stats().early_decisions, 1);
+    }
+}
+
 #[test]
 fn bad_spans_are_rejected_counted_and_reported() {
     let h = Harness::new(config(2), keep_all);

@@ -1,15 +1,41 @@
 //! [`Scratch`]: the per-thread working memory of `Engine::ingest` and `Engine::poll` — a batch's
-//! routing (a counting sort of its spans by shard), the traces and decisions of one lock hold,
-//! emptied span vectors for the next traces decided — reused so that the span path allocates
-//! nothing in steady state.
+//! routing (a counting sort of its spans by shard), the traces of one chunk from their taking
+//! through their policies to their decisions, emptied span vectors for the next traces decided
+//! — reused so that the span path allocates nothing in steady state.
 
 use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::{RejectCounts, RejectReason};
-use crate::buffer::{ReadyTrace, SortKey};
+use crate::buffer::{ReadyTrace, SortKey, Ticket};
+use crate::cache::SharedReasons;
 use crate::decision::Decision;
 use crate::ring::Ring;
-use crate::span::Span;
+use crate::span::{Span, Str, TraceId};
+use crate::view::TraceFlags;
+
+/// A trace taken out of its shard to be decided: its spans gathered (sorted), its registration
+/// in the shard while the policies run with the lock released, and then their outcome.
+pub(super) struct Pending {
+    pub trace_id: TraceId,
+    pub hash: u64,
+    pub bytes: usize,
+    pub first_seen: Duration,
+    pub flags: TraceFlags,
+    pub spans: Vec<Span>,
+    pub ticket: Ticket,
+    /// What the policies made of it, once they have run.
+    pub judged: Option<Judged>,
+}
+
+/// What the policies made of a [`Pending`] trace.
+pub(super) struct Judged {
+    pub keep: bool,
+    pub reasons: Arc<[Str]>,
+    pub adjusted_count: f64,
+    pub threshold: u64,
+}
 
 /// Where one valid span of a batch goes.
 #[derive(Clone, Copy)]
@@ -44,8 +70,16 @@ pub(super) struct Scratch {
     pub busy: Vec<usize>,
     /// Traces taken out of a shard to be decided.
     pub ready: Vec<ReadyTrace>,
-    /// Decisions made under a shard lock, emitted after it is released.
+    /// Those traces with their spans gathered, for the policies, then for their decisions.
+    pub pending: Vec<Pending>,
+    /// The reasons of this thread's recent decisions, shared between them.
+    pub reasons: SharedReasons,
+    /// Spans that arrived for a trace while it was being decided, once it is.
+    pub parked: Vec<Span>,
+    /// Decisions recorded, emitted after the shard lock is released.
     pub decided: Vec<Decision>,
+    /// Late decisions of kept traces' parked spans, sent after `decided`.
+    pub late: Vec<Decision>,
     /// Span vectors of dropped traces, emptied after the shard lock is released.
     pub discard: Vec<Vec<Span>>,
     /// The sort keys of the trace being gathered (`Shard::gather_sorted`).
@@ -67,7 +101,11 @@ impl Scratch {
             live: Vec::new(),
             busy: Vec::new(),
             ready: Vec::new(),
+            pending: Vec::new(),
+            reasons: SharedReasons::new(),
+            parked: Vec::new(),
             decided: Vec::new(),
+            late: Vec::new(),
             discard: Vec::new(),
             sort_keys: Vec::new(),
             spare: Vec::new(),
