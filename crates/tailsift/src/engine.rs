@@ -831,12 +831,13 @@ impl Engine {
         }
     }
 
-    /// Runs the decider over one gathered trace (no lock needed) and shares its reasons.
+    /// Runs the decider over one gathered trace (no lock needed), shares its reasons and, when
+    /// it is kept, writes the configured sampling values into its spans.
     #[inline(always)]
     fn judge(
         &self,
         decider: &dyn Decider,
-        trace: &Pending,
+        trace: &mut Pending,
         now: Duration,
         scratch: &mut Scratch,
     ) -> Judged {
@@ -856,6 +857,14 @@ impl Engine {
                 threshold: 0,
             }
         });
+        if outcome.keep {
+            annotate(
+                &self.config.output,
+                &mut trace.spans,
+                outcome.threshold,
+                outcome.adjusted_count,
+            );
+        }
         Judged {
             keep: outcome.keep,
             reasons: scratch.reasons.share(outcome.reasons),
@@ -881,7 +890,7 @@ impl Engine {
     ) {
         let judged = match trace.judged.take() {
             Some(judged) => judged,
-            None => self.judge(decider, &trace, now, scratch),
+            None => self.judge(decider, &mut trace, now, scratch),
         };
         let Pending {
             trace_id,
@@ -909,7 +918,6 @@ impl Engine {
             c.spans_forwarded += n + parked;
             c.late_forwarded += parked;
             late.forwarded += parked;
-            annotate(&self.config.output, &mut spans, threshold, adjusted_count);
             let entry = KeptEntry {
                 trace_id,
                 reasons: reasons.clone(),
