@@ -687,4 +687,82 @@ mod tests {
         offer_root(&mut shard, 1, grace, grace);
         assert_eq!(shard.trace_count(), 3);
     }
+
+    proptest::proptest! {
+        /// Against a model, over any mix of spans offered, oldest traces taken out and
+        /// registered as being decided, and registrations finished in any order: a span of a
+        /// trace being decided is parked for it (never a new trace) and comes back, in arrival
+        /// order, when its registration ends; every span is in the table, parked, or being
+        /// decided, and the counts and bytes say so.
+        #[test]
+        fn parked_spans_agree_with_a_model(
+            ops in proptest::collection::vec((0u8..3, 0u128..5, 0usize..8), 1..200)
+        ) {
+            use std::collections::VecDeque;
+            let grace = Duration::from_secs(2);
+            let mut shard = Shard::new(DecisionCache::new(16, 16));
+            // Buffered traces in first-arrival order, with their spans' ids.
+            let mut buffered: VecDeque<(u128, Vec<u64>)> = VecDeque::new();
+            // Registrations: trace, own span count, parked ids, ticket.
+            let mut deciding: Vec<(u128, usize, Vec<u64>, Ticket)> = Vec::new();
+            let mut next_id = 1u64;
+            for (op, t, pick) in ops {
+                match op {
+                    0 => {
+                        let id = next_id;
+                        next_id += 1;
+                        let span = Span {
+                            trace_id: TraceId::from_u128(t + 1),
+                            span_id: crate::span::SpanId::from_u64(id),
+                            parent_span_id: crate::span::SpanId::from_u64(1),
+                            ..Span::default()
+                        };
+                        let hash = span.trace_id.hash64();
+                        match shard.offer(hash, &span, 10, Duration::ZERO, grace) {
+                            Offer::Buffer(pusher) => pusher.push(span),
+                            _ => proptest::prop_assert!(false, "no decision is cached here"),
+                        }
+                        if let Some(d) = deciding.iter_mut().find(|d| d.0 == t) {
+                            d.2.push(id);
+                        } else if let Some(b) = buffered.iter_mut().find(|b| b.0 == t) {
+                            b.1.push(id);
+                        } else {
+                            buffered.push_back((t, vec![id]));
+                        }
+                    }
+                    1 => {
+                        let Some(trace) = shard.take_oldest(TraceFlags::default()) else {
+                            proptest::prop_assert!(buffered.is_empty());
+                            continue;
+                        };
+                        let (t, ids) = buffered.pop_front().unwrap();
+                        proptest::prop_assert_eq!(trace.trace_id, TraceId::from_u128(t + 1));
+                        let mut spans = Vec::new();
+                        shard.gather(trace.spans, &mut spans);
+                        let got: Vec<u64> = spans.iter().map(|s| s.span_id.to_u64()).collect();
+                        proptest::prop_assert_eq!(&got, &ids);
+                        let ticket = shard.begin_deciding(trace.hash, trace.trace_id, spans.len());
+                        deciding.push((t, spans.len(), Vec::new(), ticket));
+                    }
+                    _ => {
+                        if deciding.is_empty() {
+                            continue;
+                        }
+                        let (_, _, parked, ticket) = deciding.remove(pick % deciding.len());
+                        let mut out = Vec::new();
+                        shard.finish_deciding(ticket, &mut out);
+                        let got: Vec<u64> = out.iter().map(|s| s.span_id.to_u64()).collect();
+                        proptest::prop_assert_eq!(got, parked);
+                    }
+                }
+                let in_table: usize = buffered.iter().map(|b| b.1.len()).sum();
+                let parked: usize = deciding.iter().map(|d| d.2.len()).sum();
+                let own: usize = deciding.iter().map(|d| d.1).sum();
+                proptest::prop_assert_eq!(shard.trace_count(), buffered.len());
+                proptest::prop_assert_eq!(shard.span_count(), in_table + parked);
+                proptest::prop_assert_eq!(shard.deciding_spans(), own);
+                proptest::prop_assert_eq!(shard.bytes, 10 * (in_table + parked));
+            }
+        }
+    }
 }
