@@ -91,6 +91,11 @@ pub trait Policy: Send + Sync {
 /// What the engine calls to decide a ready trace: the operator's whole policy set, or any
 /// closure. The view is mutable so a decider can attach facts (the latency baseline) before its
 /// policies read it.
+///
+/// The engine calls it with no lock held, from whichever thread decides (a poller, or an ingest
+/// over the buffer's bounds), for traces of one shard or of several at once: a slow decider
+/// delays its own traces' decisions, never an `ingest` call, and it may call back into the
+/// engine.
 pub trait Decider: Send + Sync {
     /// Decides one trace.
     fn decide(&self, trace: &mut TraceView<'_>) -> crate::verdict::Outcome;
