@@ -303,6 +303,44 @@ fn an_early_decision_runs_policies_with_the_shard_unlocked_too() {
     }
 }
 
+/// A decider runs with no lock held, so it may call back into the engine: here it ingests a
+/// span of a new trace and one of the trace it is deciding, into the same shard.
+#[test]
+fn a_decider_may_call_back_into_the_engine() {
+    let slot: Arc<std::sync::OnceLock<std::sync::Weak<Engine>>> = Arc::default();
+    let inner = slot.clone();
+    let clock = ManualClock::new();
+    let (sink, decisions) = ChannelSink::new(None);
+    let engine = Arc::new(
+        Engine::builder(config(1))
+            .decider(move |v: &TraceView<'_>| {
+                let engine = inner.get().and_then(std::sync::Weak::upgrade);
+                if let (Some(engine), 1) = (engine, v.trace_id().to_u128()) {
+                    engine.ingest(vec![span(2, 1, 0), span(1, 2, 1)]);
+                }
+                Verdict::keep("all")
+            })
+            .sink(sink)
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    slot.set(Arc::downgrade(&engine)).unwrap();
+    engine.ingest(vec![span(1, 1, 0)]);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(engine.poll(clock.now()).traces(), 1);
+    let stats = engine.stats();
+    assert!(stats.conserved(), "{stats:?}");
+    assert_eq!((stats.traces_buffered, stats.late_forwarded), (1, 1));
+    let decided: Vec<Decision> = decisions.try_iter().collect();
+    assert_eq!(
+        decided.len(),
+        2,
+        "trace 1, then its span that came while it was decided"
+    );
+    assert!(decided[1].flags.late && decided[1].spans[0].span_id.to_u64() == 2);
+}
+
 #[test]
 fn bad_spans_are_rejected_counted_and_reported() {
     let h = Harness::new(config(2), keep_all);
