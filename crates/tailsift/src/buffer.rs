@@ -176,20 +176,41 @@ struct Deciding {
     parked_bytes: usize,
 }
 
-/// The traces of a shard being decided, each in a slot its [`Ticket`] names. A handful at a
-/// time (a chunk per deciding thread), so a span of a new trace looks through them only while
-/// there are any.
-#[derive(Default)]
+/// The traces of a shard being decided, each in a slot its [`Ticket`] names: a chunk per
+/// deciding thread at most. A span of a new trace looks through them only when one of them
+/// shares its hash's low byte ([`InFlight::buckets`]).
 struct InFlight {
     slots: Vec<Option<Deciding>>,
     free: Vec<u32>,
-    live: usize,
     /// The summed `spans` of the live slots.
     spans: usize,
+    /// How many live slots' hashes have each low byte.
+    buckets: [u16; 256],
+}
+
+impl Default for InFlight {
+    fn default() -> InFlight {
+        InFlight {
+            slots: Vec::new(),
+            free: Vec::new(),
+            spans: 0,
+            buckets: [0; 256],
+        }
+    }
+}
+
+/// A hash's bucket in [`InFlight::buckets`].
+fn bucket(hash: u64) -> usize {
+    (hash & 0xff) as usize
 }
 
 impl InFlight {
+    /// The registration of `trace_id` (hashed `hash`), if it is being decided.
+    #[inline]
     fn find(&mut self, hash: u64, trace_id: &TraceId) -> Option<&mut Deciding> {
+        if self.buckets[bucket(hash)] == 0 {
+            return None;
+        }
         self.slots
             .iter_mut()
             .flatten()
@@ -271,8 +292,8 @@ impl Shard {
             parked: SpanList::EMPTY,
             parked_bytes: 0,
         };
-        f.live += 1;
         f.spans += spans;
+        f.buckets[bucket(hash)] += 1;
         match f.free.pop() {
             Some(slot) => {
                 f.slots[slot as usize] = Some(deciding);
@@ -294,8 +315,8 @@ impl Shard {
             return;
         };
         f.free.push(ticket.0);
-        f.live -= 1;
         f.spans -= deciding.spans;
+        f.buckets[bucket(deciding.hash)] -= 1;
         if deciding.parked.len() > 0 {
             self.bytes -= deciding.parked_bytes;
             self.store.take(deciding.parked, out);
@@ -341,15 +362,13 @@ impl Shard {
                 entry
             }
             Entry::Vacant(vacant) => {
-                if in_flight.live > 0 {
-                    if let Some(deciding) = in_flight.find(hash, &trace_id) {
-                        deciding.parked_bytes += size;
-                        *bytes += size;
-                        return Offer::Buffer(Pusher {
-                            store,
-                            list: &mut deciding.parked,
-                        });
-                    }
+                if let Some(deciding) = in_flight.find(hash, &trace_id) {
+                    deciding.parked_bytes += size;
+                    *bytes += size;
+                    return Offer::Buffer(Pusher {
+                        store,
+                        list: &mut deciding.parked,
+                    });
                 }
                 match cache.get(hash, &trace_id) {
                     Some(Cached::Kept(entry)) => {

@@ -183,6 +183,9 @@ impl DecisionCache {
         self.marks.prefetch(fingerprint(hash));
     }
 
+    /// The decision recorded for `trace_id` (hashed `hash`), if the cache still holds it. Every
+    /// new trace asks, so it is inlined into the offer of a span.
+    #[inline]
     pub fn get(&self, hash: u64, trace_id: &TraceId) -> Option<Cached<'_>> {
         let fp = fingerprint(hash);
         let mark = self.marks.get(fp, fingerprint)?;

@@ -91,6 +91,7 @@ impl MarkTable {
 
     /// Stores `mark` (non-zero, with `key(mark) == fp`), replacing the mark with the same key
     /// if there is one, which it returns.
+    #[inline]
     pub fn set(&mut self, fp: u64, mark: u64, key: impl Fn(u64) -> u64) -> Option<u64> {
         debug_assert!(mark != 0 && key(mark) == fp);
         if (self.len + 1) * LOAD_DEN > self.slots.len() * LOAD_NUM {
