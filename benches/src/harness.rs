@@ -221,9 +221,7 @@ impl Percentiles {
             max: values[values.len() - 1],
         }
     }
-}
 
-impl Percentiles {
     /// The same figures in microseconds, for durations well under a millisecond.
     pub fn micros(&self) -> impl std::fmt::Display + '_ {
         struct Micros<'a>(&'a Percentiles);

@@ -72,6 +72,7 @@ pub(crate) struct SharedReasons {
 const SHARED_REASONS: usize = 8;
 
 impl SharedReasons {
+    /// No lists yet.
     pub const fn new() -> SharedReasons {
         SharedReasons {
             recent: Vec::new(),
