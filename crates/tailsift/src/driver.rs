@@ -11,8 +11,9 @@
 //!
 //! A driver may run more than one polling thread (`pollers`). Each polls on the same schedule;
 //! a poll visits the shards from a different one each time and passes over a shard another
-//! thread holds, so pollers that wake together split the batch of traces that came due between
-//! them, and the last trace of a batch is decided sooner.
+//! thread holds, and runs a chunk's policies with the shard unlocked, so pollers that wake
+//! together split the batch of traces that came due between them, even within one shard, and
+//! the last trace of a batch is decided sooner.
 //!
 //! Dropping or stopping the [`Driver`] stops its threads; stopping never decides pending traces
 //! by itself (call [`Engine::shutdown`] for that), so a driver can be restarted.
