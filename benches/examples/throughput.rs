@@ -5,6 +5,7 @@
 //!     [--policies native|cel] [--quick] [--runs N] [--group-batches N]
 //!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
 //!     [--max-spans N] [--no-surge] [--poll-every-ms N | --pollers N]
+//!     [--values shared|unique|immortal]
 //! cargo run --release --example throughput -- --workload anchor --growth PAIRS
 //!     [--input built|warm|early]
 //! ```
@@ -15,6 +16,11 @@
 //! the `tailsift_benches::harness` module docs and `docs/BENCHMARKS.md`.
 //!
 //! `--pollers N` runs a paced run's driver with N polling threads (`DriverConfig::pollers`).
+//!
+//! `--values` says how the anchor's spans hold their attribute values
+//! (`tailsift_traffic::AnchorValues`): one counted string per value shared by every span (the
+//! default, as every anchor figure so far), a string of their own (as an OTLP decoder makes
+//! them), or immortal strings (as an interner makes them).
 //!
 //! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6
 //! never-complete traces buffered first (`harness::growth`), and prints each pair's ratio and
@@ -27,6 +33,7 @@ use std::process::ExitCode;
 use tailsift_benches::counting::CountingAlloc;
 use tailsift_benches::harness::{growth, run, InputState, Options, WorkloadKind};
 use tailsift_benches::workloads::PolicyForm;
+use tailsift_traffic::AnchorValues;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -34,7 +41,7 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
 [--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
 [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N] [--pollers N] \
-[--growth PAIRS] [--input built|warm|early]";
+[--values shared|unique|immortal] [--growth PAIRS] [--input built|warm|early]";
 
 /// The growth figure's two sizes: traces buffered before the timed part.
 const GROWTH_SIZES: (usize, usize) = (10_000, 1_000_000);
@@ -57,6 +64,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     let mut pollers = 1usize;
     let mut growth_pairs = None;
     let mut input = InputState::Built;
+    let mut values = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -98,6 +106,10 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
             "--pollers" => pollers = number("--pollers", value("--pollers")?)? as usize,
             "--growth" => growth_pairs = Some(number("--growth", value("--growth")?)? as usize),
             "--input" => input = InputState::from_name(&value("--input")?)?,
+            "--values" => {
+                values =
+                    Some(AnchorValues::from_name(&value("--values")?).map_err(|e| e.to_string())?)
+            }
             "--help" | "-h" => return Err(USAGE.to_string()),
             // `cargo bench` passes `--bench`; ignore it.
             "--bench" => {}
@@ -126,6 +138,12 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     options.poll_every = poll_every;
     options.pollers = pollers.max(1);
     options.input = input;
+    if let Some(v) = values {
+        if workload != WorkloadKind::Anchor {
+            return Err("--values applies to the anchor workload only".into());
+        }
+        options.values = v;
+    }
     if let Some(s) = pace_seconds {
         options.pace_seconds = s;
     }

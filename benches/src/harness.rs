@@ -51,9 +51,10 @@ use tailsift::{
     Clock, Decision, Driver, DriverConfig, Engine, EngineConfig, EngineStats, ManualClock,
     PollReport, Pollable, Sampler, Sink, Span, TraceId,
 };
-use tailsift_traffic::{AnchorConfig, Batch, MissionConfig};
+use tailsift_traffic::{AnchorConfig, AnchorValues, Batch, MissionConfig};
 
 use crate::counting::{self, AllocSnapshot};
+use crate::perf_ctl::PerfControl;
 use crate::workloads::{
     anchor_policy_set, builders, demo_config, engine_config, otlp_encoded_len, owned_heap_bytes,
     PolicyForm, SpanFactory,
@@ -127,6 +128,8 @@ pub struct Options {
     pub pollers: usize,
     /// Where the prebuilt traffic stands when the clock starts. Default [`InputState::Built`].
     pub input: InputState,
+    /// Anchor: how its spans' attribute values are held ([`AnchorValues`]). Default shared.
+    pub values: AnchorValues,
 }
 
 /// Where a timed run's prebuilt traffic stands in memory when the clock starts. It matters
@@ -175,6 +178,7 @@ impl Options {
             poll_every: None,
             pollers: 1,
             input: InputState::Built,
+            values: AnchorValues::Shared,
         }
     }
 
@@ -295,6 +299,8 @@ pub struct Report {
     pub workload: &'static str,
     /// `"native"` or `"cel"`.
     pub form: &'static str,
+    /// Anchor: how its attribute values are held (`"shared"`, `"unique"`, `"immortal"`).
+    pub values: Option<&'static str>,
     /// Ingest threads.
     pub threads: usize,
     /// Spans per run.
@@ -367,9 +373,13 @@ impl Report {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let r = &self.retained;
+        let values = self
+            .values
+            .map(|v| format!(", {v} attribute values"))
+            .unwrap_or_default();
         writeln!(
             f,
-            "workload {} ({} policies), {} ingest thread(s), {} spans and {} traces per run, buffer bound {} spans",
+            "workload {} ({} policies{values}), {} ingest thread(s), {} spans and {} traces per run, buffer bound {} spans",
             self.workload, self.form, self.threads, self.spans, self.traces, self.max_spans
         )?;
         if let Some((pace, lag)) = self.pace {
@@ -436,6 +446,17 @@ impl std::fmt::Display for Report {
                 "retained per buffered span, warm engine (a tenth of the traffic decided first): {:.0} B",
                 r.warm_bytes_per_span
             )?;
+            if self
+                .values
+                .is_some_and(|v| v != AnchorValues::Shared.name())
+            {
+                // The measure charges a span its struct and attribute list; string values are
+                // counted as shared ones (once, with the traffic), whoever holds them.
+                writeln!(
+                    f,
+                    "(retained figures count the spans' attribute lists, not their value strings: the same measure as with shared values)"
+                )?;
+            }
             writeln!(
             f,
             "span size: OTLP-encoded {:.0} B, engine size estimate {:.0} B; target retained <= {:.0} B",
@@ -608,9 +629,11 @@ struct Prepared {
     end: Duration,
 }
 
-fn anchor_config(options: &Options) -> AnchorConfig {
+/// The anchor traffic `options` ask for.
+pub fn anchor_config(options: &Options) -> AnchorConfig {
     AnchorConfig {
         traces: if options.quick { 1_000 } else { 10_000 },
+        values: options.values,
         ..AnchorConfig::default()
     }
 }
@@ -879,6 +902,7 @@ fn run_once(
     options: &Options,
     prepared: Prepared,
     sink: Arc<CountingSink>,
+    mut perf: Option<&mut PerfControl>,
 ) -> Result<Outcome, HarnessError> {
     let clock = ManualClock::new();
     let runner = Arc::new(build_runner(options, sink.clone(), clock.clone(), false)?);
@@ -921,6 +945,9 @@ fn run_once(
     let mut poll_durations = Vec::new();
 
     let allocs_before = AllocSnapshot::now();
+    if let Some(perf) = perf.as_deref_mut() {
+        perf.enable();
+    }
     let started = Instant::now();
     let work = |_: usize| loop {
         let i = cursor.fetch_add(1, Ordering::Relaxed);
@@ -1077,6 +1104,9 @@ fn run_once(
         engine.poll(last);
     }
     let elapsed = started.elapsed();
+    if let Some(perf) = perf {
+        perf.disable();
+    }
     let allocs = AllocSnapshot::now().since(&allocs_before);
     let stats = runner.engine().stats();
     let steps_taken = runner.controller_steps();
@@ -1330,7 +1360,7 @@ pub fn growth(
         };
         let spans = prepared.spans;
         counting::set_enabled(false);
-        let outcome = run_once(&options, prepared, Arc::new(CountingSink::default()));
+        let outcome = run_once(&options, prepared, Arc::new(CountingSink::default()), None);
         counting::set_enabled(true);
         Ok(spans as f64 / outcome?.elapsed.as_secs_f64().max(1e-9))
     };
@@ -1360,6 +1390,7 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
             WorkloadKind::Anchor => "native",
             WorkloadKind::Mission => options.form.as_str(),
         },
+        values: (options.workload == WorkloadKind::Anchor).then(|| options.values.name()),
         threads: options.threads.max(1),
         prefilled: options.prefill_traces as u64,
         counted: counting::installed(),
@@ -1382,6 +1413,8 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         }
         early.reverse();
     }
+    // `TAILSIFT_PERF_CTL`: perf counts (or samples) the timed runs alone.
+    let mut perf = PerfControl::from_env();
     for _ in 0..runs {
         let prepared = match early.pop() {
             Some(prepared) => prepared,
@@ -1390,7 +1423,12 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         report.spans = prepared.spans;
         counting::set_enabled(false);
         reset_peak_rss();
-        let outcome = run_once(options, prepared, Arc::new(CountingSink::default()));
+        let outcome = run_once(
+            options,
+            prepared,
+            Arc::new(CountingSink::default()),
+            perf.as_mut(),
+        );
         peak = peak.max(peak_rss());
         counting::set_enabled(true);
         let outcome = outcome?;
@@ -1422,6 +1460,7 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
         options,
         prepared,
         Arc::new(CountingSink::recording(decisions)),
+        None,
     )?;
     let delta = outcome.allocs;
     peak = peak.max(peak_rss());

@@ -2,8 +2,9 @@
 //! threads, checking that every span is accounted for. No assertion on timing.
 
 use tailsift_benches::counting::CountingAlloc;
-use tailsift_benches::harness::{run, Options, Report, WorkloadKind};
+use tailsift_benches::harness::{anchor_config, run, Options, Report, WorkloadKind};
 use tailsift_benches::workloads::PolicyForm;
+use tailsift_traffic::AnchorValues;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -73,4 +74,25 @@ fn mission_quick_runs_with_native_and_cel_policies() {
             "latencies were recorded"
         );
     }
+}
+
+#[test]
+fn anchor_values_reach_the_traffic_and_the_report() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut options = Options::new(WorkloadKind::Anchor).quick();
+    options.runs = 1;
+    assert_eq!(anchor_config(&options).values, AnchorValues::Shared);
+    options.values = AnchorValues::Unique;
+    assert_eq!(anchor_config(&options).values, AnchorValues::Unique);
+    let report = match run(&options) {
+        Ok(report) => report,
+        Err(e) => panic!("anchor with unique values failed: {e}"),
+    };
+    check(&report);
+    assert_eq!(report.values, Some("unique"));
+    let text = report.to_string();
+    assert!(text.starts_with("workload anchor (native policies, unique attribute values)"));
+    assert!(text.contains("not their value strings"), "{text}");
 }

@@ -60,6 +60,65 @@ const ROUTES: [&str; ANCHOR_SPANS_PER_TRACE] = [
 ];
 const FAST_MIN_NANOS: u64 = 5_000_000;
 
+/// How the string values of the spans' attributes (and an error span's status message) are
+/// held. Names and keys are immortal in every case, as an OTLP bridge's interner makes them;
+/// the values are what differ between the ways spans reach an engine, and what the engine pays
+/// to measure and free them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AnchorValues {
+    /// One reference-counted string per distinct value, cloned into every span that carries
+    /// it: spans built from shared templates. Freeing a span decrements the counts, which two
+    /// threads dropping spans at once contend for. The default: what every anchor figure up to
+    /// now was measured with.
+    #[default]
+    Shared,
+    /// A string of its own per span and value, as an OTLP decoder produces: freeing a span frees
+    /// each of them.
+    Unique,
+    /// Immortal strings (never freed, never counted), as an interner of low-cardinality values
+    /// makes them: freeing a span touches none of them.
+    Immortal,
+}
+
+impl AnchorValues {
+    /// Parses `shared`, `unique` or `immortal`.
+    pub fn from_name(name: &str) -> Result<AnchorValues, ConfigError> {
+        match name {
+            "shared" => Ok(AnchorValues::Shared),
+            "unique" => Ok(AnchorValues::Unique),
+            "immortal" => Ok(AnchorValues::Immortal),
+            other => Err(ConfigError::Invalid(format!(
+                "anchor values must be shared, unique or immortal, got {other:?}"
+            ))),
+        }
+    }
+
+    /// The name [`AnchorValues::from_name`] parses.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnchorValues::Shared => "shared",
+            AnchorValues::Unique => "unique",
+            AnchorValues::Immortal => "immortal",
+        }
+    }
+
+    /// The string `s` as a source's constant: immortal, or a shared string.
+    fn constant(self, s: &str) -> Str {
+        match self {
+            AnchorValues::Immortal => Str::immortal(s),
+            AnchorValues::Shared | AnchorValues::Unique => Str::from(s),
+        }
+    }
+
+    /// `s` as it goes into one span: a clone of the constant, or a copy of its own.
+    fn place(self, s: &Str) -> Str {
+        match self {
+            AnchorValues::Unique => Str::from(s.as_str()),
+            AnchorValues::Shared | AnchorValues::Immortal => s.clone(),
+        }
+    }
+}
+
 /// Configuration of the `anchor` workload. The shape (10 spans, 5 + 5 attributes, 5% errors,
 /// 5% slow) is fixed: it is what the benchmark figures mean.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +132,8 @@ pub struct AnchorConfig {
     pub traces_per_second: f64,
     /// Timeline and batching.
     pub timeline: Timeline,
+    /// How the attribute values' strings are held. Default [`AnchorValues::Shared`].
+    pub values: AnchorValues,
 }
 
 impl Default for AnchorConfig {
@@ -82,6 +143,7 @@ impl Default for AnchorConfig {
             traces: 10_000,
             traces_per_second: 1_000.0,
             timeline: Timeline::default(),
+            values: AnchorValues::Shared,
         }
     }
 }
@@ -130,9 +192,10 @@ pub(crate) struct AnchorSource {
     max_export_delay: u64,
     origin: Arc<Origin>,
     names: Vec<Str>,
-    routes: Vec<Value>,
+    routes: Vec<Str>,
     keys: AnchorKeys,
-    tenants: Vec<Value>,
+    tenants: Vec<Str>,
+    values: AnchorValues,
 }
 
 struct AnchorKeys {
@@ -141,10 +204,10 @@ struct AnchorKeys {
     status_code: Str,
     server_address: Str,
     tenant: Str,
-    get: Value,
+    get: Str,
     ok: Value,
     internal_error: Value,
-    server: Value,
+    server: Str,
     error_message: Str,
 }
 
@@ -184,24 +247,25 @@ impl AnchorSource {
             max_export_delay: config.timeline.max_export_delay.as_nanos() as u64,
             origin,
             // Span names and attribute keys are immortal, as an OTLP bridge's interner makes
-            // them; values are ordinary shared strings.
+            // them; values as `config.values` says.
             names: NAMES.iter().map(|&n| Str::immortal(n)).collect(),
-            routes: ROUTES.iter().map(|&r| Value::from(r)).collect(),
+            routes: ROUTES.iter().map(|&r| config.values.constant(r)).collect(),
             keys: AnchorKeys {
                 method: Str::immortal("http.request.method"),
                 route: Str::immortal("http.route"),
                 status_code: Str::immortal("http.response.status_code"),
                 server_address: Str::immortal("server.address"),
                 tenant: Str::immortal("app.tenant"),
-                get: "GET".into(),
+                get: config.values.constant("GET"),
                 ok: Value::Int(200),
                 internal_error: Value::Int(500),
-                server: "items.internal".into(),
-                error_message: "items backend returned 500".into(),
+                server: config.values.constant("items.internal"),
+                error_message: config.values.constant("items backend returned 500"),
             },
             tenants: (0..8)
-                .map(|t| Value::from(format!("tenant-{t}").as_str()))
+                .map(|t| config.values.constant(&format!("tenant-{t}")))
                 .collect(),
+            values: config.values,
         }
     }
 }
@@ -224,7 +288,8 @@ impl TraceSource for AnchorSource {
         };
         let error_span =
             (kind == TraceKind::Error).then(|| self.draw.index(ANCHOR_SPANS_PER_TRACE));
-        let tenant = self.tenants[self.draw.index(self.tenants.len())].clone();
+        let tenant = &self.tenants[self.draw.index(self.tenants.len())];
+        let values = self.values;
         let trace_id = self.draw.trace_id();
 
         // Intervals: each child takes an even share of its parent's interval, one after another.
@@ -258,11 +323,11 @@ impl TraceSource for AnchorSource {
             let attributes: Box<[KeyValue]> = Box::new([
                 KeyValue {
                     key: keys.method.clone(),
-                    value: keys.get.clone(),
+                    value: Value::Str(values.place(&keys.get)),
                 },
                 KeyValue {
                     key: keys.route.clone(),
-                    value: self.routes[index].clone(),
+                    value: Value::Str(values.place(&self.routes[index])),
                 },
                 KeyValue {
                     key: keys.status_code.clone(),
@@ -274,11 +339,11 @@ impl TraceSource for AnchorSource {
                 },
                 KeyValue {
                     key: keys.server_address.clone(),
-                    value: keys.server.clone(),
+                    value: Value::Str(values.place(&keys.server)),
                 },
                 KeyValue {
                     key: keys.tenant.clone(),
-                    value: tenant.clone(),
+                    value: Value::Str(values.place(tenant)),
                 },
             ]);
             let span = Span {
@@ -305,7 +370,7 @@ impl TraceSource for AnchorSource {
                 },
                 extra: failed.then(|| {
                     Box::new(SpanExtra {
-                        status_message: keys.error_message.clone(),
+                        status_message: values.place(&keys.error_message),
                         ..SpanExtra::default()
                     })
                 }),
@@ -335,6 +400,86 @@ mod tests {
         assert_eq!(config(10_000).labelled_traces(), 500);
         assert_eq!(config(30).labelled_traces(), 2);
         assert_eq!(config(9).labelled_traces(), 0);
+    }
+
+    /// The string values of a span: its attributes' and its status message.
+    fn value_strings(span: &Span) -> Vec<&Str> {
+        let mut out: Vec<&Str> = span
+            .attributes
+            .iter()
+            .filter_map(|kv| match &kv.value {
+                Value::Str(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        if let Some(extra) = &span.extra {
+            out.push(&extra.status_message);
+        }
+        out
+    }
+
+    #[test]
+    fn values_are_held_as_asked_and_the_spans_are_the_same() {
+        let spans = |values| -> Vec<Span> {
+            AnchorConfig {
+                traces: 200,
+                values,
+                ..AnchorConfig::default()
+            }
+            .prebuild()
+            .unwrap()
+            .into_iter()
+            .flat_map(|b| b.spans)
+            .collect()
+        };
+        let shared = spans(AnchorValues::Shared);
+        let unique = spans(AnchorValues::Unique);
+        let immortal = spans(AnchorValues::Immortal);
+        // The same traffic whatever the values' ownership: the same spans, field for field.
+        assert_eq!(shared, unique);
+        assert_eq!(shared, immortal);
+        assert!(shared.iter().any(|s| s.extra.is_some()), "an error span");
+        // A value that every span carries ("GET", "items.internal") is held as asked.
+        let (first, second) = (&shared[0], &shared[1]);
+        for (a, b) in value_strings(first).into_iter().zip(value_strings(second)) {
+            if a == b {
+                assert!(
+                    a.ptr_eq(b) && !a.is_immortal(),
+                    "shared: one counted string"
+                );
+            }
+        }
+        let (first, second) = (&unique[0], &unique[1]);
+        for (a, b) in value_strings(first).into_iter().zip(value_strings(second)) {
+            assert!(
+                !a.ptr_eq(b) && !a.is_immortal(),
+                "unique: a string per span"
+            );
+        }
+        for span in &immortal {
+            assert!(value_strings(span).iter().all(|s| s.is_immortal()));
+        }
+        // Two spans of the same trace with the same value share it unless unique.
+        let errors: Vec<&Span> = unique.iter().filter(|s| s.extra.is_some()).collect();
+        assert!(errors.len() >= 2);
+        let (a, b) = (&errors[0].extra, &errors[1].extra);
+        let (a, b) = (
+            &a.as_ref().unwrap().status_message,
+            &b.as_ref().unwrap().status_message,
+        );
+        assert!(a == b && !a.ptr_eq(b));
+    }
+
+    #[test]
+    fn value_names_round_trip() {
+        for v in [
+            AnchorValues::Shared,
+            AnchorValues::Unique,
+            AnchorValues::Immortal,
+        ] {
+            assert_eq!(AnchorValues::from_name(v.name()).unwrap(), v);
+        }
+        assert!(AnchorValues::from_name("interned").is_err());
     }
 
     #[test]

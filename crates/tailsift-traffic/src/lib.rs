@@ -48,7 +48,7 @@ mod truth;
 use std::time::Duration;
 
 pub use anchor::{
-    AnchorConfig, ANCHOR_FAST_MAX, ANCHOR_RESOURCE_ATTRIBUTES, ANCHOR_SLOW_ROOT,
+    AnchorConfig, AnchorValues, ANCHOR_FAST_MAX, ANCHOR_RESOURCE_ATTRIBUTES, ANCHOR_SLOW_ROOT,
     ANCHOR_SPANS_PER_TRACE, ANCHOR_SPAN_ATTRIBUTES,
 };
 pub use mission::{ErrorBurst, MissionConfig};
