@@ -45,8 +45,10 @@ pub const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
 /// What [`set_up`] did to glibc's malloc.
 static TUNING: OnceLock<GlibcTuning> = OnceLock::new();
 
-/// Sets up the process's allocator as the `tailsift` binary does ([`tune_glibc_malloc`]). Call
-/// it first thing in `main`. Returns the description [`allocator`] gives.
+/// Sets up the process's allocator for the harness's figures: glibc's malloc tuned
+/// ([`tune_glibc_malloc`]), the condition the decision latency target is met in (the `tailsift`
+/// binary leaves glibc as it is since session 12). Call it first thing in `main`. Returns the
+/// description [`allocator`] gives.
 pub fn set_up() -> String {
     TUNING.get_or_init(tune_glibc_malloc);
     glibc()

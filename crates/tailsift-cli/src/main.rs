@@ -10,10 +10,12 @@
 //! - `tailsift check` — validates a budget file, compiles its CEL expressions, prints the plan.
 //! - `tailsift explain` — why each trace of a file was or was not kept.
 //!
-//! The binary tunes glibc's malloc first thing ([`tailsift::malloc`]): fastbins off, the mmap
-//! threshold pinned. The engine's frees and its buffers' growth then cost the same, spread
-//! evenly, instead of stalling a poll now and then. `TAILSIFT_GLIBC_MALLOC=defaults` keeps
-//! glibc's own settings.
+//! The binary leaves glibc's malloc as the environment sets it (`GLIBC_TUNABLES`); it does not
+//! call [`tailsift::malloc::tune_glibc_malloc`]. That tuning evens out the polls of a process
+//! deciding on the wall clock, and none of these commands does; and `demo` builds its spans on
+//! one thread and frees them on another, where fastbins off makes every free wait for the
+//! allocating thread's arena lock: its engine ran at 0.6–1.2 M spans/s tuned against 1.0–2.2 M
+//! on glibc's defaults (`docs/BENCHMARKS.md`, session 12).
 //!
 //! Exit codes: 0 on success, 1 on failure (a bad config, an unreadable input), 2 on bad usage
 //! (clap's own). Errors go to stderr; nothing here panics on bad input.
@@ -211,11 +213,6 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
-    // Before other threads allocate: with glibc's defaults, its deferred merge of small freed
-    // blocks and its sliding mmap threshold stall polls for 10–30 ms at a million spans a
-    // second (`tailsift::malloc`). A GLIBC_TUNABLES that sets either setting wins, and
-    // TAILSIFT_GLIBC_MALLOC=defaults leaves both.
-    tailsift::malloc::tune_glibc_malloc();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(demo::Options {

@@ -34,13 +34,20 @@
 //! the mission with two threads ingesting and polling (the traffic built by one of them), fastbins
 //! off cost 11% of the throughput (two series of 24 runs in one process, switched between
 //! blocks of two: 0.882 and 0.894 of glibc's default; the anchor 0.991), and 16–19% in separate
-//! processes once policies ran with the shard unlocked (session 11). A program with many
-//! threads freeing spans allocated by one should measure both ways, or use mimalloc or
-//! jemalloc, which free without such a lock.
+//! processes once policies ran with the shard unlocked (session 11). It is steepest where the
+//! thread that allocates the spans keeps allocating while another frees them, as a collector's
+//! receiver decodes while its engine decides (session 12): `tailsift demo`, its generator on one
+//! thread and the engine on another, ran the engine at 0.6–1.2 M spans/s tuned against 1.0–2.2 M
+//! on glibc's defaults; the anchor with two threads and values of their own per span (as
+//! decoded) at 2.1–3.0 M against 3.7–4.5 M, where one thread ran 5% faster tuned. So a program
+//! whose spans are freed by another thread than the one that allocated them should measure both
+//! ways, or use mimalloc or jemalloc, which free without such a lock.
 //!
 //! Both settings are the process's, not the engine's, so the library never changes them by
 //! itself: [`tune_glibc_malloc`] is for the program that owns the process to call at startup
-//! (the `tailsift` binary and the benches' harness do). An embedder can call it too, set the
+//! (the benches' harness does, for its figures; the `tailsift` binary did until session 12, and
+//! no longer does: none of its commands decides on the wall clock, and its demo frees across
+//! threads). An embedder can call it too, set the
 //! same values in `GLIBC_TUNABLES` (`glibc.malloc.mxfast=0:glibc.malloc.mmap_threshold=131072`),
 //! or use another global allocator (mimalloc and jemalloc defer no such merge). Where the
 //! program is not linked against glibc, or its Rust allocations go to another global
