@@ -25,7 +25,12 @@
 //!    engine holds per buffered span: the span itself (its struct in its slot of the shard's
 //!    span store, with the store's free slots, and the heap it owns alone), the trace entry,
 //!    the tables and queues. Strings, resources and scopes shared by many spans are not per-span costs and
-//!    are counted only once (they are built before the baseline is taken).
+//!    are counted only once (they are built before the baseline is taken); so are the anchor's
+//!    value strings when `values` makes them each span's own (the report says so).
+//!
+//! The anchor's spans hold their string values as `values` says ([`AnchorValues`]): shared by
+//! every span (the default), each span's own (as an OTLP decoder makes them), or immortal. With
+//! `TAILSIFT_PERF_CTL` set ([`crate::perf_ctl`]), `perf` counts or samples the timed runs alone.
 //!
 //! With `pace`, the mission traffic is instead replayed in real time (engine time = wall time
 //! since the start): feeder threads ingest each batch at its arrival time, the library's
