@@ -19,7 +19,7 @@
 //!
 //! `--values` says how the anchor's spans hold their attribute values
 //! (`tailsift_traffic::AnchorValues`): one counted string per value shared by every span (the
-//! default, as every anchor figure so far), a string of their own (as an OTLP decoder makes
+//! default, and every anchor figure's condition unless it says otherwise), a string of their own (as an OTLP decoder makes
 //! them), or immortal strings (as an interner makes them).
 //!
 //! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6

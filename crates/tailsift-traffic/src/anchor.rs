@@ -9,6 +9,9 @@
 //! Each trace is a root with three children, each of which has two children (1 + 3 + 6 = 10);
 //! children split their parent's interval evenly, one after another, so every span lies inside
 //! its parent and the root's duration is the trace's duration.
+//!
+//! Names and keys are immortal strings; the values' strings are shared by the spans, each span's
+//! own, or immortal, as [`AnchorValues`] says (the same traffic either way).
 
 use std::sync::Arc;
 
@@ -68,8 +71,8 @@ const FAST_MIN_NANOS: u64 = 5_000_000;
 pub enum AnchorValues {
     /// One reference-counted string per distinct value, cloned into every span that carries
     /// it: spans built from shared templates. Freeing a span decrements the counts, which two
-    /// threads dropping spans at once contend for. The default: what every anchor figure up to
-    /// now was measured with.
+    /// threads dropping spans at once contend for. The default, and the condition of every
+    /// anchor figure that does not say otherwise.
     #[default]
     Shared,
     /// A string of its own per span and value, as an OTLP decoder produces: freeing a span frees
