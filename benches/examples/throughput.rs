@@ -17,10 +17,10 @@
 //!
 //! `--pollers N` runs a paced run's driver with N polling threads (`DriverConfig::pollers`).
 //!
-//! `--values` says how the anchor's spans hold their attribute values
-//! (`tailsift_traffic::AnchorValues`): one counted string per value shared by every span (the
-//! default, and every anchor figure's condition unless it says otherwise), a string of their own (as an OTLP decoder makes
-//! them), or immortal strings (as an interner makes them).
+//! `--values` says how the spans hold their string values (`tailsift_traffic::SpanValues`): one
+//! counted string per value shared by every span that carries it (the default, and every
+//! figure's condition unless it says otherwise), a string of their own (as an OTLP decoder
+//! makes them), or immortal strings (as an interner makes them).
 //!
 //! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6
 //! never-complete traces buffered first (`harness::growth`), and prints each pair's ratio and
@@ -33,7 +33,7 @@ use std::process::ExitCode;
 use tailsift_benches::counting::CountingAlloc;
 use tailsift_benches::harness::{growth, run, InputState, Options, WorkloadKind};
 use tailsift_benches::workloads::PolicyForm;
-use tailsift_traffic::AnchorValues;
+use tailsift_traffic::SpanValues;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -108,7 +108,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
             "--input" => input = InputState::from_name(&value("--input")?)?,
             "--values" => {
                 values =
-                    Some(AnchorValues::from_name(&value("--values")?).map_err(|e| e.to_string())?)
+                    Some(SpanValues::from_name(&value("--values")?).map_err(|e| e.to_string())?)
             }
             "--help" | "-h" => return Err(USAGE.to_string()),
             // `cargo bench` passes `--bench`; ignore it.
@@ -139,9 +139,6 @@ fn parse(args: &[String]) -> Result<(Options, Option<usize>), String> {
     options.pollers = pollers.max(1);
     options.input = input;
     if let Some(v) = values {
-        if workload != WorkloadKind::Anchor {
-            return Err("--values applies to the anchor workload only".into());
-        }
         options.values = v;
     }
     if let Some(s) = pace_seconds {

@@ -25,11 +25,11 @@
 //!    engine holds per buffered span: the span itself (its struct in its slot of the shard's
 //!    span store, with the store's free slots, and the heap it owns alone), the trace entry,
 //!    the tables and queues. Strings, resources and scopes shared by many spans are not per-span costs and
-//!    are counted only once (they are built before the baseline is taken); so are the anchor's
+//!    are counted only once (they are built before the baseline is taken); so are the spans'
 //!    value strings when `values` makes them each span's own (the report says so).
 //!
-//! The anchor's spans hold their string values as `values` says ([`AnchorValues`]): shared by
-//! every span (the default), each span's own (as an OTLP decoder makes them), or immortal. With
+//! The spans hold their string values as `values` says ([`SpanValues`]): shared by every span
+//! (the default), each span's own (as an OTLP decoder makes them), or immortal. With
 //! `TAILSIFT_PERF_CTL` set ([`crate::perf_ctl`]), `perf` counts or samples the timed runs alone.
 //!
 //! With `pace`, the mission traffic is instead replayed in real time (engine time = wall time
@@ -56,7 +56,7 @@ use tailsift::{
     Clock, Decision, Driver, DriverConfig, Engine, EngineConfig, EngineStats, ManualClock,
     PollReport, Pollable, Sampler, Sink, Span, TraceId,
 };
-use tailsift_traffic::{AnchorConfig, AnchorValues, Batch, MissionConfig};
+use tailsift_traffic::{AnchorConfig, Batch, MissionConfig, SpanValues};
 
 use crate::counting::{self, AllocSnapshot};
 use crate::perf_ctl::PerfControl;
@@ -133,8 +133,8 @@ pub struct Options {
     pub pollers: usize,
     /// Where the prebuilt traffic stands when the clock starts. Default [`InputState::Built`].
     pub input: InputState,
-    /// Anchor: how its spans' attribute values are held ([`AnchorValues`]). Default shared.
-    pub values: AnchorValues,
+    /// How the spans hold their string values ([`SpanValues`]). Default shared.
+    pub values: SpanValues,
 }
 
 /// Where a timed run's prebuilt traffic stands in memory when the clock starts. It matters
@@ -183,7 +183,7 @@ impl Options {
             poll_every: None,
             pollers: 1,
             input: InputState::Built,
-            values: AnchorValues::Shared,
+            values: SpanValues::Shared,
         }
     }
 
@@ -304,7 +304,7 @@ pub struct Report {
     pub workload: &'static str,
     /// `"native"` or `"cel"`.
     pub form: &'static str,
-    /// Anchor: how its attribute values are held (`"shared"`, `"unique"`, `"immortal"`).
+    /// How the spans held their string values (`"shared"`, `"unique"`, `"immortal"`).
     pub values: Option<&'static str>,
     /// Ingest threads.
     pub threads: usize,
@@ -451,10 +451,7 @@ impl std::fmt::Display for Report {
                 "retained per buffered span, warm engine (a tenth of the traffic decided first): {:.0} B",
                 r.warm_bytes_per_span
             )?;
-            if self
-                .values
-                .is_some_and(|v| v != AnchorValues::Shared.name())
-            {
+            if self.values.is_some_and(|v| v != SpanValues::Shared.name()) {
                 // The measure charges a span its struct and attribute list; string values are
                 // counted as shared ones (once, with the traffic), whoever holds them.
                 writeln!(
@@ -643,9 +640,11 @@ pub fn anchor_config(options: &Options) -> AnchorConfig {
     }
 }
 
-fn mission_config(options: &Options) -> MissionConfig {
+/// The mission traffic `options` ask for.
+pub fn mission_config(options: &Options) -> MissionConfig {
     let mut config = MissionConfig {
         surge: options.surge,
+        values: options.values,
         ..MissionConfig::default()
     };
     if options.quick {
@@ -1395,7 +1394,7 @@ pub fn run(options: &Options) -> Result<Report, HarnessError> {
             WorkloadKind::Anchor => "native",
             WorkloadKind::Mission => options.form.as_str(),
         },
-        values: (options.workload == WorkloadKind::Anchor).then(|| options.values.name()),
+        values: Some(options.values.name()),
         threads: options.threads.max(1),
         prefilled: options.prefill_traces as u64,
         counted: counting::installed(),

@@ -2,9 +2,11 @@
 //! threads, checking that every span is accounted for. No assertion on timing.
 
 use tailsift_benches::counting::CountingAlloc;
-use tailsift_benches::harness::{anchor_config, run, Options, Report, WorkloadKind};
+use tailsift_benches::harness::{
+    anchor_config, mission_config, run, Options, Report, WorkloadKind,
+};
 use tailsift_benches::workloads::PolicyForm;
-use tailsift_traffic::AnchorValues;
+use tailsift_traffic::SpanValues;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -77,22 +79,32 @@ fn mission_quick_runs_with_native_and_cel_policies() {
 }
 
 #[test]
-fn anchor_values_reach_the_traffic_and_the_report() {
+fn values_reach_the_traffic_and_the_report() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut options = Options::new(WorkloadKind::Anchor).quick();
-    options.runs = 1;
-    assert_eq!(anchor_config(&options).values, AnchorValues::Shared);
-    options.values = AnchorValues::Unique;
-    assert_eq!(anchor_config(&options).values, AnchorValues::Unique);
-    let report = match run(&options) {
-        Ok(report) => report,
-        Err(e) => panic!("anchor with unique values failed: {e}"),
-    };
-    check(&report);
-    assert_eq!(report.values, Some("unique"));
-    let text = report.to_string();
-    assert!(text.starts_with("workload anchor (native policies, unique attribute values)"));
-    assert!(text.contains("not their value strings"), "{text}");
+    for workload in [WorkloadKind::Anchor, WorkloadKind::Mission] {
+        let mut options = Options::new(workload).quick();
+        options.runs = 1;
+        assert_eq!(anchor_config(&options).values, SpanValues::Shared);
+        assert_eq!(mission_config(&options).values, SpanValues::Shared);
+        options.values = SpanValues::Unique;
+        assert_eq!(anchor_config(&options).values, SpanValues::Unique);
+        assert_eq!(mission_config(&options).values, SpanValues::Unique);
+        let report = match run(&options) {
+            Ok(report) => report,
+            Err(e) => panic!("{} with unique values failed: {e}", workload.as_str()),
+        };
+        check(&report);
+        assert_eq!(report.values, Some("unique"));
+        let text = report.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "workload {} (native policies, unique attribute values)",
+                workload.as_str()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("not their value strings"), "{text}");
+    }
 }

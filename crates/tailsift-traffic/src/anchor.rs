@@ -11,7 +11,7 @@
 //! its parent and the root's duration is the trace's duration.
 //!
 //! Names and keys are immortal strings; the values' strings are shared by the spans, each span's
-//! own, or immortal, as [`AnchorValues`] says (the same traffic either way).
+//! own, or immortal, as [`SpanValues`] says (the same traffic either way).
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use tailsift::{
 use crate::random::Draw;
 use crate::stream::{BuiltTrace, Stream, Timeline, TraceSource};
 use crate::truth::TraceKind;
+use crate::values::SpanValues;
 use crate::{Batch, ConfigError, Traffic};
 
 /// Spans in every anchor trace.
@@ -63,65 +64,6 @@ const ROUTES: [&str; ANCHOR_SPANS_PER_TRACE] = [
 ];
 const FAST_MIN_NANOS: u64 = 5_000_000;
 
-/// How the string values of the spans' attributes (and an error span's status message) are
-/// held. Names and keys are immortal in every case, as an OTLP bridge's interner makes them;
-/// the values are what differ between the ways spans reach an engine, and what the engine pays
-/// to measure and free them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AnchorValues {
-    /// One reference-counted string per distinct value, cloned into every span that carries
-    /// it: spans built from shared templates. Freeing a span decrements the counts, which two
-    /// threads dropping spans at once contend for. The default, and the condition of every
-    /// anchor figure that does not say otherwise.
-    #[default]
-    Shared,
-    /// A string of its own per span and value, as an OTLP decoder produces: freeing a span frees
-    /// each of them.
-    Unique,
-    /// Immortal strings (never freed, never counted), as an interner of low-cardinality values
-    /// makes them: freeing a span touches none of them.
-    Immortal,
-}
-
-impl AnchorValues {
-    /// Parses `shared`, `unique` or `immortal`.
-    pub fn from_name(name: &str) -> Result<AnchorValues, ConfigError> {
-        match name {
-            "shared" => Ok(AnchorValues::Shared),
-            "unique" => Ok(AnchorValues::Unique),
-            "immortal" => Ok(AnchorValues::Immortal),
-            other => Err(ConfigError::Invalid(format!(
-                "anchor values must be shared, unique or immortal, got {other:?}"
-            ))),
-        }
-    }
-
-    /// The name [`AnchorValues::from_name`] parses.
-    pub fn name(self) -> &'static str {
-        match self {
-            AnchorValues::Shared => "shared",
-            AnchorValues::Unique => "unique",
-            AnchorValues::Immortal => "immortal",
-        }
-    }
-
-    /// The string `s` as a source's constant: immortal, or a shared string.
-    fn constant(self, s: &str) -> Str {
-        match self {
-            AnchorValues::Immortal => Str::immortal(s),
-            AnchorValues::Shared | AnchorValues::Unique => Str::from(s),
-        }
-    }
-
-    /// `s` as it goes into one span: a clone of the constant, or a copy of its own.
-    fn place(self, s: &Str) -> Str {
-        match self {
-            AnchorValues::Unique => Str::from(s.as_str()),
-            AnchorValues::Shared | AnchorValues::Immortal => s.clone(),
-        }
-    }
-}
-
 /// Configuration of the `anchor` workload. The shape (10 spans, 5 + 5 attributes, 5% errors,
 /// 5% slow) is fixed: it is what the benchmark figures mean.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,8 +77,8 @@ pub struct AnchorConfig {
     pub traces_per_second: f64,
     /// Timeline and batching.
     pub timeline: Timeline,
-    /// How the attribute values' strings are held. Default [`AnchorValues::Shared`].
-    pub values: AnchorValues,
+    /// How the spans hold their string values. Default [`SpanValues::Shared`].
+    pub values: SpanValues,
 }
 
 impl Default for AnchorConfig {
@@ -146,7 +88,7 @@ impl Default for AnchorConfig {
             traces: 10_000,
             traces_per_second: 1_000.0,
             timeline: Timeline::default(),
-            values: AnchorValues::Shared,
+            values: SpanValues::Shared,
         }
     }
 }
@@ -198,7 +140,7 @@ pub(crate) struct AnchorSource {
     routes: Vec<Str>,
     keys: AnchorKeys,
     tenants: Vec<Str>,
-    values: AnchorValues,
+    values: SpanValues,
 }
 
 struct AnchorKeys {
@@ -435,9 +377,9 @@ mod tests {
             .flat_map(|b| b.spans)
             .collect()
         };
-        let shared = spans(AnchorValues::Shared);
-        let unique = spans(AnchorValues::Unique);
-        let immortal = spans(AnchorValues::Immortal);
+        let shared = spans(SpanValues::Shared);
+        let unique = spans(SpanValues::Unique);
+        let immortal = spans(SpanValues::Immortal);
         // The same traffic whatever the values' ownership: the same spans, field for field.
         assert_eq!(shared, unique);
         assert_eq!(shared, immortal);
@@ -471,18 +413,6 @@ mod tests {
             &b.as_ref().unwrap().status_message,
         );
         assert!(a == b && !a.ptr_eq(b));
-    }
-
-    #[test]
-    fn value_names_round_trip() {
-        for v in [
-            AnchorValues::Shared,
-            AnchorValues::Unique,
-            AnchorValues::Immortal,
-        ] {
-            assert_eq!(AnchorValues::from_name(v.name()).unwrap(), v);
-        }
-        assert!(AnchorValues::from_name("interned").is_err());
     }
 
     #[test]

@@ -44,17 +44,19 @@ mod random;
 mod services;
 mod stream;
 mod truth;
+mod values;
 
 use std::time::Duration;
 
 pub use anchor::{
-    AnchorConfig, AnchorValues, ANCHOR_FAST_MAX, ANCHOR_RESOURCE_ATTRIBUTES, ANCHOR_SLOW_ROOT,
+    AnchorConfig, ANCHOR_FAST_MAX, ANCHOR_RESOURCE_ATTRIBUTES, ANCHOR_SLOW_ROOT,
     ANCHOR_SPANS_PER_TRACE, ANCHOR_SPAN_ATTRIBUTES,
 };
 pub use mission::{ErrorBurst, MissionConfig};
 pub use services::{CRITICAL_OPERATIONS, SERVICES};
 pub use stream::{Batch, Timeline, TrafficStats};
 pub use truth::{TraceKind, TraceTruth};
+pub use values::SpanValues;
 
 use anchor::AnchorSource;
 use mission::MissionSource;

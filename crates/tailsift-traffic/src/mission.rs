@@ -22,13 +22,14 @@
 
 use std::time::Duration;
 
-use tailsift::{Span, SpanId, Str, TraceId, Value};
+use tailsift::{Interner, Span, SpanId, Str, TraceId, Value};
 
 use crate::calltree::{CallTree, TracePlan};
 use crate::catalog::Catalog;
 use crate::random::Draw;
 use crate::services::SERVICES;
 use crate::stream::{BuiltTrace, Stream, Timeline, TraceSource};
+use crate::values::SpanValues;
 use crate::{ConfigError, Traffic};
 
 /// Services that error bursts hit, in the order a seed picks from.
@@ -83,6 +84,8 @@ pub struct MissionConfig {
     pub malformed_fraction: f64,
     /// Timeline and batching.
     pub timeline: Timeline,
+    /// How the spans hold their string values. Default [`SpanValues::Shared`].
+    pub values: SpanValues,
 }
 
 impl Default for MissionConfig {
@@ -101,6 +104,7 @@ impl Default for MissionConfig {
             malformed_spans: false,
             malformed_fraction: 0.002,
             timeline: Timeline::default(),
+            values: SpanValues::Shared,
         }
     }
 }
@@ -247,6 +251,8 @@ pub(crate) struct MissionSource {
     base_rate: f64,
     malformed_made: u64,
     malformed_name: Str,
+    /// Where [`SpanValues::Immortal`] values are made immortal (one copy per distinct value).
+    interner: Interner,
 }
 
 impl MissionSource {
@@ -277,6 +283,7 @@ impl MissionSource {
             base_rate: traces_per_second / 1e9,
             malformed_made: 0,
             malformed_name: "GET /api/products/{id}".into(),
+            interner: Interner::default(),
         }
     }
 
@@ -355,6 +362,11 @@ impl TraceSource for MissionSource {
             self.config.timeline.max_export_delay.as_nanos() as u64,
             out,
         );
+        if self.config.values != SpanValues::Shared {
+            for span in &mut out.spans {
+                self.config.values.hold(span, &self.interner);
+            }
+        }
         if self.config.malformed_spans && self.draw.chance(self.config.malformed_fraction) {
             self.malformed_span(start, out);
         }
@@ -364,6 +376,67 @@ impl TraceSource for MissionSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every string value of `spans`, in order: attributes', events' attributes', status
+    /// messages.
+    fn string_values(spans: &[Span]) -> Vec<&Str> {
+        fn attributes(kvs: &[tailsift::KeyValue]) -> impl Iterator<Item = &Str> {
+            kvs.iter().filter_map(|kv| match &kv.value {
+                Value::Str(s) => Some(s),
+                _ => None,
+            })
+        }
+        let mut out = Vec::new();
+        for span in spans {
+            out.extend(attributes(&span.attributes));
+            if let Some(extra) = &span.extra {
+                out.push(&extra.status_message);
+                for event in &extra.events {
+                    out.extend(attributes(&event.attributes));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn values_are_held_as_asked_and_the_traffic_is_the_same() {
+        let spans = |values| -> Vec<Span> {
+            MissionConfig {
+                duration: Duration::from_secs(5),
+                values,
+                ..MissionConfig::default()
+            }
+            .traffic()
+            .unwrap()
+            .flat_map(|b| b.spans)
+            .collect()
+        };
+        let shared = spans(SpanValues::Shared);
+        let unique = spans(SpanValues::Unique);
+        let immortal = spans(SpanValues::Immortal);
+        assert_eq!(shared, unique);
+        assert_eq!(shared, immortal);
+        let (shared, unique, immortal) = (
+            string_values(&shared),
+            string_values(&unique),
+            string_values(&immortal),
+        );
+        assert!(shared.len() > 1_000, "{} string values", shared.len());
+        // Shared: values repeat as one counted string; unique: never the same allocation twice.
+        let distinct = |values: &[&Str]| {
+            let mut ptrs: Vec<_> = values.iter().map(|s| s.as_str().as_ptr()).collect();
+            ptrs.sort();
+            ptrs.dedup();
+            ptrs.len()
+        };
+        assert!(distinct(&shared) < shared.len() / 10);
+        assert!(shared.iter().all(|s| !s.is_immortal()));
+        assert_eq!(distinct(&unique), unique.len());
+        assert!(unique.iter().all(|s| !s.is_immortal()));
+        assert!(immortal.iter().all(|s| s.is_immortal()));
+        assert!(distinct(&immortal) < immortal.len() / 10);
+    }
 
     #[test]
     fn surge_multiplier_peaks_in_the_middle_and_averages_as_stated() {
