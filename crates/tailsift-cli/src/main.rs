@@ -14,7 +14,7 @@
 //! call [`tailsift::malloc::tune_glibc_malloc`]. That tuning evens out the polls of a process
 //! deciding on the wall clock, and none of these commands does; and `demo` builds its spans on
 //! one thread and frees them on another, where fastbins off makes every free wait for the
-//! allocating thread's arena lock: its engine ran at 0.6–1.2 M spans/s tuned against 1.0–2.2 M
+//! allocating thread's arena lock: its engine ran at 0.6–1.3 M spans/s tuned against 1.0–2.2 M
 //! on glibc's defaults (`docs/BENCHMARKS.md`, session 12).
 //!
 //! Exit codes: 0 on success, 1 on failure (a bad config, an unreadable input), 2 on bad usage

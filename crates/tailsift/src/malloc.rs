@@ -37,7 +37,7 @@
 //! processes once policies ran with the shard unlocked (session 11). It is steepest where the
 //! thread that allocates the spans keeps allocating while another frees them, as a collector's
 //! receiver decodes while its engine decides (session 12): `tailsift demo`, its generator on one
-//! thread and the engine on another, ran the engine at 0.6–1.2 M spans/s tuned against 1.0–2.2 M
+//! thread and the engine on another, ran the engine at 0.6–1.3 M spans/s tuned against 1.0–2.2 M
 //! on glibc's defaults; the anchor with two threads and values of their own per span (as
 //! decoded) at 2.1–3.0 M against 3.7–4.5 M, where one thread ran 5% faster tuned. So a program
 //! whose spans are freed by another thread than the one that allocated them should measure both
