@@ -25,8 +25,9 @@
 //!    engine holds per buffered span: the span itself (its struct in its slot of the shard's
 //!    span store, with the store's free slots, and the heap it owns alone), the trace entry,
 //!    the tables and queues. Strings, resources and scopes shared by many spans are not per-span costs and
-//!    are counted only once (they are built before the baseline is taken); so are the spans'
-//!    value strings when `values` makes them each span's own (the report says so).
+//!    are counted only once (they are built before the baseline is taken); string values a
+//!    span holds alone (`values` unique) are its own heap, measured as what building the traffic
+//!    takes beyond building it with shared values.
 //!
 //! The spans hold their string values as `values` says ([`SpanValues`]): shared by every span
 //! (the default), each span's own (as an OTLP decoder makes them), or immortal. With
@@ -451,14 +452,6 @@ impl std::fmt::Display for Report {
                 "retained per buffered span, warm engine (a tenth of the traffic decided first): {:.0} B",
                 r.warm_bytes_per_span
             )?;
-            if self.values.is_some_and(|v| v != SpanValues::Shared.name()) {
-                // The measure charges a span its struct and attribute list; string values are
-                // counted as shared ones (once, with the traffic), whoever holds them.
-                writeln!(
-                    f,
-                    "(retained figures count the spans' attribute lists, not their value strings: the same measure as with shared values)"
-                )?;
-            }
             writeln!(
             f,
             "span size: OTLP-encoded {:.0} B, engine size estimate {:.0} B; target retained <= {:.0} B",
@@ -1189,6 +1182,29 @@ fn measure_retained(options: &Options) -> Result<Retained, HarnessError> {
     Ok(retained)
 }
 
+/// Heap the traffic's spans hold in string values of their own ([`SpanValues::Unique`]): what
+/// building it takes beyond building the same traffic with shared values, which differs in
+/// nothing else. Zero for shared and immortal values (their strings are the traffic's, not a
+/// span's: counted once, like resources).
+fn own_strings_bytes(options: &Options, grace: Duration) -> Result<usize, HarnessError> {
+    if options.values != SpanValues::Unique {
+        return Ok(0);
+    }
+    let built_bytes = |options: &Options| -> Result<i64, HarnessError> {
+        let before = AllocSnapshot::now();
+        let prepared = prepare(options, grace)?;
+        let after = AllocSnapshot::now();
+        drop(prepared);
+        Ok(after.live_bytes - before.live_bytes)
+    };
+    let shared = Options {
+        values: SpanValues::Shared,
+        ..options.clone()
+    };
+    let own = built_bytes(options)? - built_bytes(&shared)?;
+    Ok(usize::try_from(own).unwrap_or(0))
+}
+
 fn measure_retained_once(options: &Options, warm: bool) -> Result<Retained, HarnessError> {
     let grace = engine_config().buffer.completion_grace;
     counting::set_enabled(true);
@@ -1203,7 +1219,8 @@ fn measure_retained_once(options: &Options, warm: bool) -> Result<Retained, Harn
     drop(prepared.last_arrival);
     let spans: Vec<&Span> = batches.iter().flatten().collect();
     let n = spans.len().max(1) as f64;
-    let owned = spans.iter().map(|s| owned_heap_bytes(s)).sum::<usize>() as f64 / n;
+    let owned = spans.iter().map(|s| owned_heap_bytes(s)).sum::<usize>() as f64 / n
+        + own_strings_bytes(options, grace)? as f64 / n;
     // One trace's worth of spans is enough for the encoded size (the shapes repeat).
     let sample: Vec<&Span> = spans.iter().step_by(97).take(2_000).copied().collect();
     let otlp = sample.iter().map(|s| otlp_encoded_len(s)).sum::<usize>() as f64

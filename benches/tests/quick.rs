@@ -105,6 +105,19 @@ fn values_reach_the_traffic_and_the_report() {
             )),
             "{text}"
         );
-        assert!(text.contains("not their value strings"), "{text}");
+        // A span's own strings are its own heap: more of it than with shared values.
+        let mut shared = options.clone();
+        shared.values = SpanValues::Shared;
+        let shared = match run(&shared) {
+            Ok(report) => report,
+            Err(e) => panic!("{} failed: {e}", workload.as_str()),
+        };
+        assert!(
+            report.retained.span_owned_heap > shared.retained.span_owned_heap + 20.0,
+            "{} own heap: unique {} against shared {}",
+            workload.as_str(),
+            report.retained.span_owned_heap,
+            shared.retained.span_owned_heap
+        );
     }
 }
