@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use tailsift::{
-    KeyValue, Origin, Resource, Scope, Span, SpanExtra, SpanKind, StatusCode, Str, Value,
+    Interner, KeyValue, Origin, Resource, Scope, Span, SpanExtra, SpanKind, StatusCode, Str, Value,
 };
 
 use crate::random::Draw;
@@ -141,6 +141,8 @@ pub(crate) struct AnchorSource {
     keys: AnchorKeys,
     tenants: Vec<Str>,
     values: SpanValues,
+    /// Where [`SpanValues::Immortal`] values are made immortal (one copy per distinct value).
+    interner: Interner,
 }
 
 struct AnchorKeys {
@@ -194,23 +196,24 @@ impl AnchorSource {
             // Span names and attribute keys are immortal, as an OTLP bridge's interner makes
             // them; values as `config.values` says.
             names: NAMES.iter().map(|&n| Str::immortal(n)).collect(),
-            routes: ROUTES.iter().map(|&r| config.values.constant(r)).collect(),
+            routes: ROUTES.iter().map(|&r| Str::from(r)).collect(),
             keys: AnchorKeys {
                 method: Str::immortal("http.request.method"),
                 route: Str::immortal("http.route"),
                 status_code: Str::immortal("http.response.status_code"),
                 server_address: Str::immortal("server.address"),
                 tenant: Str::immortal("app.tenant"),
-                get: config.values.constant("GET"),
+                get: "GET".into(),
                 ok: Value::Int(200),
                 internal_error: Value::Int(500),
-                server: config.values.constant("items.internal"),
-                error_message: config.values.constant("items backend returned 500"),
+                server: "items.internal".into(),
+                error_message: "items backend returned 500".into(),
             },
             tenants: (0..8)
-                .map(|t| config.values.constant(&format!("tenant-{t}")))
+                .map(|t| Str::from(format!("tenant-{t}").as_str()))
                 .collect(),
             values: config.values,
+            interner: Interner::default(),
         }
     }
 }
@@ -234,7 +237,6 @@ impl TraceSource for AnchorSource {
         let error_span =
             (kind == TraceKind::Error).then(|| self.draw.index(ANCHOR_SPANS_PER_TRACE));
         let tenant = &self.tenants[self.draw.index(self.tenants.len())];
-        let values = self.values;
         let trace_id = self.draw.trace_id();
 
         // Intervals: each child takes an even share of its parent's interval, one after another.
@@ -268,11 +270,11 @@ impl TraceSource for AnchorSource {
             let attributes: Box<[KeyValue]> = Box::new([
                 KeyValue {
                     key: keys.method.clone(),
-                    value: Value::Str(values.place(&keys.get)),
+                    value: Value::Str(keys.get.clone()),
                 },
                 KeyValue {
                     key: keys.route.clone(),
-                    value: Value::Str(values.place(&self.routes[index])),
+                    value: Value::Str(self.routes[index].clone()),
                 },
                 KeyValue {
                     key: keys.status_code.clone(),
@@ -284,14 +286,14 @@ impl TraceSource for AnchorSource {
                 },
                 KeyValue {
                     key: keys.server_address.clone(),
-                    value: Value::Str(values.place(&keys.server)),
+                    value: Value::Str(keys.server.clone()),
                 },
                 KeyValue {
                     key: keys.tenant.clone(),
-                    value: Value::Str(values.place(tenant)),
+                    value: Value::Str(tenant.clone()),
                 },
             ]);
-            let span = Span {
+            let mut span = Span {
                 trace_id,
                 span_id: span_ids[index],
                 parent_span_id: if index == 0 {
@@ -315,7 +317,7 @@ impl TraceSource for AnchorSource {
                 },
                 extra: failed.then(|| {
                     Box::new(SpanExtra {
-                        status_message: values.place(&keys.error_message),
+                        status_message: keys.error_message.clone(),
                         ..SpanExtra::default()
                     })
                 }),
@@ -324,6 +326,9 @@ impl TraceSource for AnchorSource {
                 origin: self.origin.clone(),
                 flags: 1,
             };
+            // Its values re-held as the span is made, so that a span's own strings lie beside it
+            // in the heap, as a decoder allocates them.
+            self.values.hold(&mut span, &self.interner);
             out.spans.push(span);
             out.arrivals
                 .push(span_end + self.draw.between(0, self.max_export_delay));
@@ -335,6 +340,7 @@ impl TraceSource for AnchorSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::string_values;
 
     #[test]
     fn labelled_traces_round_to_the_nearest_trace() {
@@ -345,22 +351,6 @@ mod tests {
         assert_eq!(config(10_000).labelled_traces(), 500);
         assert_eq!(config(30).labelled_traces(), 2);
         assert_eq!(config(9).labelled_traces(), 0);
-    }
-
-    /// The string values of a span: its attributes' and its status message.
-    fn value_strings(span: &Span) -> Vec<&Str> {
-        let mut out: Vec<&Str> = span
-            .attributes
-            .iter()
-            .filter_map(|kv| match &kv.value {
-                Value::Str(s) => Some(s),
-                _ => None,
-            })
-            .collect();
-        if let Some(extra) = &span.extra {
-            out.push(&extra.status_message);
-        }
-        out
     }
 
     #[test]
@@ -386,7 +376,10 @@ mod tests {
         assert!(shared.iter().any(|s| s.extra.is_some()), "an error span");
         // A value that every span carries ("GET", "items.internal") is held as asked.
         let (first, second) = (&shared[0], &shared[1]);
-        for (a, b) in value_strings(first).into_iter().zip(value_strings(second)) {
+        for (a, b) in string_values(std::slice::from_ref(first))
+            .into_iter()
+            .zip(string_values(std::slice::from_ref(second)))
+        {
             if a == b {
                 assert!(
                     a.ptr_eq(b) && !a.is_immortal(),
@@ -395,14 +388,19 @@ mod tests {
             }
         }
         let (first, second) = (&unique[0], &unique[1]);
-        for (a, b) in value_strings(first).into_iter().zip(value_strings(second)) {
+        for (a, b) in string_values(std::slice::from_ref(first))
+            .into_iter()
+            .zip(string_values(std::slice::from_ref(second)))
+        {
             assert!(
                 !a.ptr_eq(b) && !a.is_immortal(),
                 "unique: a string per span"
             );
         }
         for span in &immortal {
-            assert!(value_strings(span).iter().all(|s| s.is_immortal()));
+            assert!(string_values(std::slice::from_ref(span))
+                .iter()
+                .all(|s| s.is_immortal()));
         }
         // Two spans of the same trace with the same value share it unless unique.
         let errors: Vec<&Span> = unique.iter().filter(|s| s.extra.is_some()).collect();

@@ -362,11 +362,7 @@ impl TraceSource for MissionSource {
             self.config.timeline.max_export_delay.as_nanos() as u64,
             out,
         );
-        if self.config.values != SpanValues::Shared {
-            for span in &mut out.spans {
-                self.config.values.hold(span, &self.interner);
-            }
-        }
+        self.config.values.hold_all(&mut out.spans, &self.interner);
         if self.config.malformed_spans && self.draw.chance(self.config.malformed_fraction) {
             self.malformed_span(start, out);
         }
@@ -376,28 +372,7 @@ impl TraceSource for MissionSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every string value of `spans`, in order: attributes', events' attributes', status
-    /// messages.
-    fn string_values(spans: &[Span]) -> Vec<&Str> {
-        fn attributes(kvs: &[tailsift::KeyValue]) -> impl Iterator<Item = &Str> {
-            kvs.iter().filter_map(|kv| match &kv.value {
-                Value::Str(s) => Some(s),
-                _ => None,
-            })
-        }
-        let mut out = Vec::new();
-        for span in spans {
-            out.extend(attributes(&span.attributes));
-            if let Some(extra) = &span.extra {
-                out.push(&extra.status_message);
-                for event in &extra.events {
-                    out.extend(attributes(&event.attributes));
-                }
-            }
-        }
-        out
-    }
+    use crate::values::string_values;
 
     #[test]
     fn values_are_held_as_asked_and_the_traffic_is_the_same() {

@@ -47,26 +47,23 @@ impl SpanValues {
         }
     }
 
-    /// The string `s` as a source's constant: immortal, or a shared string.
-    pub(crate) fn constant(self, s: &str) -> Str {
-        match self {
-            SpanValues::Immortal => Str::immortal(s),
-            SpanValues::Shared | SpanValues::Unique => Str::from(s),
+    /// Re-holds the string values of `spans`, built shared, as `self` says: see
+    /// [`SpanValues::hold`].
+    pub(crate) fn hold_all(self, spans: &mut [Span], interner: &Interner) {
+        if self != SpanValues::Shared {
+            for span in spans {
+                self.hold(span, interner);
+            }
         }
     }
 
-    /// `s` as it goes into one span: a clone of the constant, or a copy of its own.
-    pub(crate) fn place(self, s: &Str) -> Str {
-        match self {
-            SpanValues::Unique => Str::from(s.as_str()),
-            SpanValues::Shared | SpanValues::Immortal => s.clone(),
-        }
-    }
-
-    /// Re-holds the string values of `span`, built with shared ones, as `self` says: copies of
-    /// their own, or the `interner`'s immortal copies. Values nested in arrays and key-value
-    /// lists are left as they are (the workloads have none).
+    /// Re-holds the string values of `span`, built shared, as `self` says: copies of its own,
+    /// or the `interner`'s immortal copies. Values nested in arrays and key-value lists are left
+    /// as they are (the workloads have none).
     pub(crate) fn hold(self, span: &mut Span, interner: &Interner) {
+        if self == SpanValues::Shared {
+            return;
+        }
         let remake = |s: &mut Str| match self {
             SpanValues::Shared => {}
             SpanValues::Unique => *s = Str::from(s.as_str()),
@@ -79,9 +76,6 @@ impl SpanValues {
                 }
             }
         };
-        if self == SpanValues::Shared {
-            return;
-        }
         values(&mut span.attributes);
         if let Some(extra) = span.extra.as_mut() {
             remake(&mut extra.status_message);
@@ -95,6 +89,29 @@ impl SpanValues {
             }
         }
     }
+}
+
+/// Every string value of `spans`, in order: attributes', events' attributes', status messages
+/// (for the workloads' tests).
+#[cfg(test)]
+pub(crate) fn string_values(spans: &[Span]) -> Vec<&Str> {
+    fn attributes(kvs: &[KeyValue]) -> impl Iterator<Item = &Str> {
+        kvs.iter().filter_map(|kv| match &kv.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        })
+    }
+    let mut out = Vec::new();
+    for span in spans {
+        out.extend(attributes(&span.attributes));
+        if let Some(extra) = &span.extra {
+            out.push(&extra.status_message);
+            for event in &extra.events {
+                out.extend(attributes(&event.attributes));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
