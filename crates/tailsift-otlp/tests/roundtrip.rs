@@ -356,16 +356,24 @@ fn interleaved_spans_are_grouped_by_arc_then_by_equality() {
 
 #[test]
 fn names_keys_and_resource_strings_are_interned_but_values_are_not() {
-    let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},
-        "scopeSpans":[{"scope":{"name":"lib"},"spans":[
-        {"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","name":"GET","attributes":[{"key":"user","value":{"stringValue":"u1"}}]},
-        {"traceId":"01010101010101010101010101010101","spanId":"0202020202020203","name":"GET","attributes":[{"key":"user","value":{"stringValue":"u2"}}]}]}]}]}"#;
+    // Attribute values longer than a `Text` holds in place, so that interning shows.
+    let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"deployment.environment.name","value":{"stringValue":"checkout-production"}}]},
+        "scopeSpans":[{"scope":{"name":"io.opentelemetry.http"},"spans":[
+        {"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","name":"GET /api/checkout/{id}","attributes":[{"key":"app.user.identifier","value":{"stringValue":"user-000000000001"}},{"key":"tier","value":{"stringValue":"premium"}}]},
+        {"traceId":"01010101010101010101010101010101","spanId":"0202020202020203","name":"GET /api/checkout/{id}","attributes":[{"key":"app.user.identifier","value":{"stringValue":"user-000000000002"}},{"key":"tier","value":{"stringValue":"premium"}}]}]}]}]}"#;
     let interner = Interner::default();
     let spans = spans_from_request(&json::from_str(line).unwrap(), &interner).unwrap();
     assert_eq!(spans.len(), 2);
-    // Interned: "service.name", "checkout", "lib", "GET", "user"; not "u1", "u2".
-    assert_eq!(interner.len(), 5);
-    assert_eq!(interner.intern("GET"), spans[1].name);
+    // Interned: the resource's key and value, the scope's name, the span name and the two
+    // attribute keys; not the user values. A short value ("premium") is held in place.
+    assert_eq!(interner.len(), 6);
+    let name = interner.intern("GET /api/checkout/{id}");
+    assert!(name.ptr_eq(&spans[1].name) && name.is_immortal());
+    let user = spans[1].attributes[0].value.as_str().unwrap();
+    assert_eq!(user, "user-000000000002");
+    let tier = &spans[1].attributes[1];
+    assert!(tier.key.ptr_eq(&interner.intern("tier")));
+    assert!(matches!(&tier.value, Value::Str(s) if s.is_inline() && s == "premium"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tailsift::span::find_attribute;
-use tailsift::{Span, StatusCode, Str, TraceId, Value};
+use tailsift::{Span, StatusCode, Str, Text, TraceId, Value};
 
 /// The label a workload gave a trace when it made it: the one property that explains why a
 /// sampler should (or need not) keep it. A trace with several properties carries the first in
@@ -56,7 +56,7 @@ pub struct TraceTruth {
     /// The root span's duration.
     pub root_duration: Duration,
     /// The root span's `service.name`.
-    pub root_service: Str,
+    pub root_service: Text,
     /// The root span's name.
     pub root_operation: Str,
     /// Whether the trace contains an operation of the critical checkout path
@@ -101,7 +101,7 @@ impl TraceTruth {
         }
         let (root_service, root_operation, root_duration) = match root {
             Some(r) => (
-                // The resource's own string: shared, not copied.
+                // The resource's own string: shared (or held in place), not copied.
                 find_attribute(&r.resource().attributes, "service.name")
                     .and_then(|v| match v {
                         Value::Str(s) => Some(s.clone()),
@@ -111,7 +111,7 @@ impl TraceTruth {
                 r.name.clone(),
                 Duration::from_nanos(r.duration_nanos()),
             ),
-            None => (Str::empty(), Str::empty(), Duration::ZERO),
+            None => (Text::empty(), Str::empty(), Duration::ZERO),
         };
         let kind = if errors > 0 && label.burst_error {
             TraceKind::BurstError

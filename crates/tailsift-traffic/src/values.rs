@@ -1,6 +1,6 @@
 //! [`SpanValues`]: how a workload's spans hold their string values.
 
-use tailsift::{Interner, KeyValue, Span, Str, Value};
+use tailsift::{Interner, KeyValue, Span, Str, Text, Value};
 
 use crate::ConfigError;
 
@@ -69,10 +69,15 @@ impl SpanValues {
             SpanValues::Unique => *s = Str::from(s.as_str()),
             SpanValues::Immortal => *s = interner.intern(s),
         };
+        // A short text is held in place whichever way is asked: only long ones are remade.
         let values = |attributes: &mut [KeyValue]| {
             for kv in attributes {
-                if let Value::Str(s) = &mut kv.value {
-                    remake(s);
+                if let Value::Str(text) = &mut kv.value {
+                    if let Some(s) = text.as_shared() {
+                        let mut s = s.clone();
+                        remake(&mut s);
+                        *text = Text::from(s);
+                    }
                 }
             }
         };
@@ -91,13 +96,18 @@ impl SpanValues {
     }
 }
 
-/// Every string value of `spans`, in order: attributes', events' attributes', status messages
-/// (for the workloads' tests).
+/// Every string value of `spans` too long to be held in place, in order: attributes', events'
+/// attributes', status messages (for the workloads' tests). These are the values whose holding
+/// [`SpanValues`] chooses: a short one is held in place whichever way is asked, and the
+/// function checks that it is.
 #[cfg(test)]
 pub(crate) fn string_values(spans: &[Span]) -> Vec<&Str> {
     fn attributes(kvs: &[KeyValue]) -> impl Iterator<Item = &Str> {
         kvs.iter().filter_map(|kv| match &kv.value {
-            Value::Str(s) => Some(s),
+            Value::Str(text) => {
+                assert_eq!(text.is_inline(), text.len() <= Text::INLINE_CAPACITY);
+                text.as_shared()
+            }
             _ => None,
         })
     }

@@ -50,7 +50,7 @@ pub use ring::Ring;
 pub use sampler::{Sampler, SamplerBuilder, SamplerError};
 pub use span::{
     Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind,
-    StatusCode, Str, TraceId, Value,
+    StatusCode, Str, Text, TraceId, Value,
 };
 pub use verdict::{Outcome, Verdict};
 pub use view::{Baseline, TraceFlags, TraceView};

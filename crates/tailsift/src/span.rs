@@ -26,10 +26,12 @@ use std::sync::{Arc, OnceLock};
 
 mod ids;
 mod strings;
+mod text;
 mod value;
 
 pub use ids::{SpanId, TraceId};
 pub use strings::{Interner, Str};
+pub use text::Text;
 use value::attributes_size_estimate;
 pub use value::{find_attribute, KeyValue, Value};
 

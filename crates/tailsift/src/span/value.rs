@@ -2,19 +2,20 @@
 
 use std::sync::Arc;
 
-use super::Str;
+use super::{Str, Text};
 
 /// An attribute value: every OTLP `AnyValue` kind.
 ///
-/// Sixteen bytes: every payload is one word (the rare composite kinds sit behind an `Arc` of a
-/// `Vec`), so an attribute (key and value) is 24 bytes.
+/// Sixteen bytes: a string of up to 15 bytes is held in place ([`Text`]), and every other
+/// payload is one word (the rare composite kinds sit behind an `Arc` of a `Vec`), so an
+/// attribute (key and value) is 24 bytes.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     /// An `AnyValue` with no value set.
     #[default]
     Empty,
-    /// A string.
-    Str(Str),
+    /// A string: held in place up to 15 bytes, shared beyond.
+    Str(Text),
     /// A boolean.
     Bool(bool),
     /// A 64-bit signed integer.
@@ -96,8 +97,20 @@ impl From<&str> for Value {
     }
 }
 
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(s.into())
+    }
+}
+
 impl From<Str> for Value {
     fn from(s: Str) -> Value {
+        Value::Str(s.into())
+    }
+}
+
+impl From<Text> for Value {
+    fn from(s: Text) -> Value {
         Value::Str(s)
     }
 }
