@@ -8,7 +8,10 @@ use crate::ConfigError;
 /// their status message and trace state) are held. Names and keys are immortal in every case,
 /// as an OTLP bridge's interner makes them; the values are what differ between the ways spans
 /// reach an engine, and what the engine pays to measure and free them. The traffic is the same
-/// whichever is chosen, field for field.
+/// whichever is chosen, field for field. A short attribute value (at most
+/// [`Text::INLINE_CAPACITY`] bytes) is held in place in its attribute whichever is chosen, as
+/// any maker of a [`Text`] holds it: the choice is about the longer ones, and about status
+/// messages and trace states.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SpanValues {
     /// One reference-counted string per distinct value, cloned into every span that carries
@@ -17,8 +20,8 @@ pub enum SpanValues {
     /// figure that does not say otherwise.
     #[default]
     Shared,
-    /// A string of its own per span and value, as an OTLP decoder produces: freeing a span frees
-    /// each of them.
+    /// A string of its own per span and long value, as an OTLP decoder produces: freeing a span
+    /// frees each of them.
     Unique,
     /// Immortal strings (never freed, never counted), as an interner of low-cardinality values
     /// makes them: freeing a span touches none of them.
