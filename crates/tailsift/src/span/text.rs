@@ -85,6 +85,21 @@ impl Text {
         }
     }
 
+    /// The length in bytes: for a text held in place, read from the text itself.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Inline(len, _) => *len as usize,
+            Repr::Shared(s) => s.len(),
+        }
+    }
+
+    /// Whether the text is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether this text is held in place (it is at most [`Text::INLINE_CAPACITY`] bytes).
     pub fn is_inline(&self) -> bool {
         matches!(self.0, Repr::Inline(..))

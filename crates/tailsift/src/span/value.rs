@@ -160,6 +160,7 @@ pub fn find_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a V
         .map(|kv| &kv.value)
 }
 
+#[inline]
 pub(super) fn attributes_size_estimate(attributes: &[KeyValue]) -> usize {
     attributes
         .iter()
