@@ -29,6 +29,11 @@ use crate::value::{tag, Value};
 use crate::{Baseline, TraceFlags};
 use strings::StringTable;
 
+/// The longest string value the encoder takes for a fresh copy in each span: as long as the
+/// engine's `Text` holds in place (`tailsift::Text::INLINE_CAPACITY`; this crate does not depend
+/// on the engine). Longer values are mostly shared between spans, and found again by address.
+const SHORT_VALUE: usize = 15;
+
 /// The trace-level facts of one trace, given to [`Encoder::begin`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TraceFacts<'a> {
@@ -141,6 +146,10 @@ impl Attributes {
     fn push(&mut self, strings: &mut StringTable, key: &str, value: Value<'_>) {
         let (tag, payload) = match value {
             Value::Empty => (tag::EMPTY, 0),
+            // A short value is a copy held in place in its span (the engine's `Text`).
+            Value::Str(s) if s.len() <= SHORT_VALUE => {
+                (tag::STR, u64::from(strings.intern_copy(s.as_bytes())))
+            }
             Value::Str(s) => (tag::STR, u64::from(strings.intern(s.as_bytes()))),
             Value::Bool(b) => (tag::BOOL, u64::from(b)),
             Value::Int(i) => (tag::INT, i as u64),

@@ -25,7 +25,7 @@ pub(super) struct StringTable {
 /// How many addresses [`StringTable::recent`] remembers (direct-mapped).
 const RECENT: usize = 64;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Recent {
     generation: u32,
     index: u32,
@@ -109,6 +109,17 @@ impl StringTable {
             address,
         };
         index
+    }
+
+    /// [`StringTable::intern`] for a string that is a fresh copy wherever it comes from: a
+    /// short attribute value, which the engine holds in place in each span (a `Text`), at an
+    /// address of its own every time. Straight to the index: remembering its address would
+    /// only evict a name or a key that is found again by its address.
+    pub(super) fn intern_copy(&mut self, s: &[u8]) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        self.lookup(s)
     }
 
     /// [`StringTable::intern`] through the hash index.
@@ -275,6 +286,27 @@ mod tests {
         table.clear();
         assert_eq!(table.intern(&buffer), 1);
         assert_eq!(table.len(), 2);
+    }
+
+    #[test]
+    fn copies_are_the_same_strings_and_leave_the_remembered_addresses_alone() {
+        let mut table = StringTable::new();
+        let key = *b"http.request.method";
+        let first = table.intern(&key);
+        let remembered = table.recent;
+        // Short values, copied at new addresses: one string each, found through the index.
+        let copies: Vec<[u8; 3]> = (0..40).map(|_| *b"GET").collect();
+        let get = table.intern_copy(&copies[0]);
+        assert!(copies.iter().all(|c| table.intern_copy(c) == get));
+        assert_eq!(table.intern(b"GET"), get, "the same string either way");
+        assert_eq!(table.intern_copy(b""), 0);
+        assert_eq!(table.intern(&key), first);
+        // Interning "GET" by address above remembered it; the copies did not.
+        let mut expected = remembered;
+        let slot = (b"GET".as_ptr() as usize >> 3) % RECENT;
+        expected[slot] = table.recent[slot];
+        assert_eq!(table.recent, expected);
+        assert_eq!(table.len(), 3);
     }
 
     #[test]
