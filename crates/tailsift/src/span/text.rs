@@ -326,6 +326,34 @@ mod tests {
         assert!(set.contains("items") && set.contains("items.internal.example"));
     }
 
+    proptest::proptest! {
+        /// Whatever the string and however it is made, a text reads back as it, is held in
+        /// place exactly when it fits, and compares, orders and hashes as its `str` does.
+        #[test]
+        fn a_text_behaves_as_its_str(a in "\\PC{0,12}", b in "\\PC{0,12}") {
+            let hash = |t: &Text| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                t.hash(&mut h);
+                h.finish()
+            };
+            let hash_str = |s: &str| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                s.hash(&mut h);
+                h.finish()
+            };
+            for (x, y) in [(&a, &b), (&a, &a)] {
+                let (tx, ty) = (Text::from(x.as_str()), Text::from(Str::from(y.as_str())));
+                proptest::prop_assert_eq!(tx.as_str(), x.as_str());
+                proptest::prop_assert_eq!(tx.len(), x.len());
+                proptest::prop_assert_eq!(tx.is_inline(), x.len() <= Text::INLINE_CAPACITY);
+                proptest::prop_assert_eq!(tx == ty, x == y);
+                proptest::prop_assert_eq!(tx.cmp(&ty), x.cmp(y));
+                proptest::prop_assert_eq!(hash(&tx), hash_str(x));
+                proptest::prop_assert_eq!(tx.to_str(), x.as_str());
+            }
+        }
+    }
+
     #[test]
     fn a_prefetch_leaves_a_text_alone() {
         for t in [Text::from("GET"), Text::from("/internal/items/load")] {
