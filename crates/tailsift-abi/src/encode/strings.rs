@@ -298,12 +298,13 @@ mod tests {
         let copies: Vec<[u8; 3]> = (0..40).map(|_| *b"GET").collect();
         let get = table.intern_copy(&copies[0]);
         assert!(copies.iter().all(|c| table.intern_copy(c) == get));
-        assert_eq!(table.intern(b"GET"), get, "the same string either way");
+        let shared: &[u8] = b"GET";
+        assert_eq!(table.intern(shared), get, "the same string either way");
         assert_eq!(table.intern_copy(b""), 0);
         assert_eq!(table.intern(&key), first);
         // Interning "GET" by address above remembered it; the copies did not.
         let mut expected = remembered;
-        let slot = (b"GET".as_ptr() as usize >> 3) % RECENT;
+        let slot = (shared.as_ptr() as usize >> 3) % RECENT;
         expected[slot] = table.recent[slot];
         assert_eq!(table.recent, expected);
         assert_eq!(table.len(), 3);
