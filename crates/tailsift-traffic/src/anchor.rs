@@ -339,7 +339,7 @@ impl TraceSource for AnchorSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::string_values;
+    use crate::values::{built_each_way, string_values};
 
     #[test]
     fn labelled_traces_round_to_the_nearest_trace() {
@@ -354,7 +354,8 @@ mod tests {
 
     #[test]
     fn values_are_held_as_asked_and_the_spans_are_the_same() {
-        let spans = |values| -> Vec<Span> {
+        // The same traffic whatever the values' ownership: the same spans, field for field.
+        let [shared, unique, immortal] = built_each_way(|values| {
             AnchorConfig {
                 traces: 200,
                 values,
@@ -365,13 +366,7 @@ mod tests {
             .into_iter()
             .flat_map(|b| b.spans)
             .collect()
-        };
-        let shared = spans(SpanValues::Shared);
-        let unique = spans(SpanValues::Unique);
-        let immortal = spans(SpanValues::Immortal);
-        // The same traffic whatever the values' ownership: the same spans, field for field.
-        assert_eq!(shared, unique);
-        assert_eq!(shared, immortal);
+        });
         assert!(shared.iter().any(|s| s.extra.is_some()), "an error span");
         // A long value that two spans of one operation carry (its route) is held as asked;
         // short ones ("GET", "items.internal") are held in place whichever is asked.

@@ -372,11 +372,11 @@ impl TraceSource for MissionSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::string_values;
+    use crate::values::{built_each_way, string_values};
 
     #[test]
     fn values_are_held_as_asked_and_the_traffic_is_the_same() {
-        let spans = |values| -> Vec<Span> {
+        let [shared, unique, immortal] = built_each_way(|values| {
             MissionConfig {
                 duration: Duration::from_secs(5),
                 values,
@@ -386,12 +386,7 @@ mod tests {
             .unwrap()
             .flat_map(|b| b.spans)
             .collect()
-        };
-        let shared = spans(SpanValues::Shared);
-        let unique = spans(SpanValues::Unique);
-        let immortal = spans(SpanValues::Immortal);
-        assert_eq!(shared, unique);
-        assert_eq!(shared, immortal);
+        });
         let (shared, unique, immortal) = (
             string_values(&shared),
             string_values(&unique),

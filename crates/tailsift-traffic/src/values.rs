@@ -99,6 +99,17 @@ impl SpanValues {
     }
 }
 
+/// A workload's spans built each way — shared, unique, immortal — after checking that they are
+/// the same traffic, field for field (for the workloads' tests).
+#[cfg(test)]
+pub(crate) fn built_each_way(build: impl Fn(SpanValues) -> Vec<Span>) -> [Vec<Span>; 3] {
+    let [shared, unique, immortal] =
+        [SpanValues::Shared, SpanValues::Unique, SpanValues::Immortal].map(build);
+    assert_eq!(shared, unique);
+    assert_eq!(shared, immortal);
+    [shared, unique, immortal]
+}
+
 /// Every string value of `spans` too long to be held in place, in order: attributes', events'
 /// attributes', status messages (for the workloads' tests). These are the values whose holding
 /// [`SpanValues`] chooses: a short one is held in place whichever way is asked, and the

@@ -1,11 +1,6 @@
 //! [`Str`], the engine's shared string, and the [`Interner`] that makes repeated strings
 //! immortal.
 
-use std::borrow::Borrow;
-use std::fmt;
-use std::hash::{Hash, Hasher};
-use std::ops::Deref;
-
 use arcstr::ArcStr;
 use parking_lot::Mutex;
 
@@ -72,46 +67,11 @@ impl PartialEq for Str {
 
 impl Eq for Str {}
 
-impl PartialOrd for Str {
-    fn partial_cmp(&self, other: &Str) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Str {
-    fn cmp(&self, other: &Str) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
+str_like!(Str);
 
 impl Default for Str {
     fn default() -> Str {
         Str::empty()
-    }
-}
-
-impl Hash for Str {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
-    }
-}
-
-impl Deref for Str {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl Borrow<str> for Str {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for Str {
-    fn as_ref(&self) -> &str {
-        self.as_str()
     }
 }
 
@@ -130,30 +90,6 @@ impl From<String> for Str {
 impl From<&String> for Str {
     fn from(s: &String) -> Str {
         Str::new(s)
-    }
-}
-
-impl PartialEq<str> for Str {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for Str {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl fmt::Debug for Str {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for Str {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
