@@ -5,7 +5,7 @@
 //!     [--policies native|cel] [--quick] [--runs N] [--group-batches N]
 //!     [--prefill-traces N] [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]]
 //!     [--max-spans N] [--no-surge] [--poll-every-ms N | --pollers N]
-//!     [--values shared|unique|immortal]
+//!     [--values shared|unique|immortal|decoded]
 //! cargo run --release --example throughput -- --workload anchor --growth PAIRS
 //!     [--input built|warm|early]
 //! ```
@@ -19,8 +19,10 @@
 //!
 //! `--values` says how the spans hold their string values (`tailsift_traffic::SpanValues`): one
 //! counted string per value shared by every span that carries it (the default, and every
-//! figure's condition unless it says otherwise), a string of their own (as an OTLP decoder
-//! makes them), or immortal strings (as an interner makes them).
+//! figure's condition unless it says otherwise), a string of their own (`unique`: a decoder
+//! that interns no value), immortal strings (as an interner makes them), or as the OTLP
+//! bridge `tailsift-otlp` decodes them (`decoded`: long values of low-cardinality keys, such as
+//! routes and RPC services, interned; the others of their own).
 //!
 //! `--growth PAIRS` measures the growth figure instead: PAIRS pairs of runs with 10^4 and 10^6
 //! never-complete traces buffered first (`harness::growth`), and prints each pair's ratio and
@@ -41,7 +43,7 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 const USAGE: &str = "usage: throughput --workload anchor|mission [--threads N] \
 [--policies native|cel] [--quick] [--runs N] [--group-batches N] [--prefill-traces N] \
 [--no-controller] [--pace SPANS_PER_S [--pace-seconds S]] [--max-spans N] [--no-surge] [--poll-every-ms N] [--pollers N] \
-[--values shared|unique|immortal] [--growth PAIRS] [--input built|warm|early]";
+[--values shared|unique|immortal|decoded] [--growth PAIRS] [--input built|warm|early]";
 
 /// The growth figure's two sizes: traces buffered before the timed part.
 const GROWTH_SIZES: (usize, usize) = (10_000, 1_000_000);

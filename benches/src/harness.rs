@@ -26,11 +26,12 @@
 //!    span store, with the store's free slots, and the heap it owns alone), the trace entry,
 //!    the tables and queues. Strings, resources and scopes shared by many spans are not per-span costs and
 //!    are counted only once (they are built before the baseline is taken); string values a
-//!    span holds alone (`values` unique) are its own heap, measured as what building the traffic
-//!    takes beyond building it with shared values.
+//!    span holds alone (`values` unique or decoded) are its own heap, measured as what building
+//!    the traffic takes beyond building it with shared values.
 //!
 //! The spans hold their string values as `values` says ([`SpanValues`]): shared by every span
-//! (the default), each span's own (as an OTLP decoder makes them), or immortal. With
+//! (the default), each span's own (as a decoder that interns no value makes them), immortal,
+//! or as the OTLP bridge decodes them (the long values of low-cardinality keys interned). With
 //! `TAILSIFT_PERF_CTL` set ([`crate::perf_ctl`]), `perf` counts or samples the timed runs alone.
 //!
 //! With `pace`, the mission traffic is instead replayed in real time (engine time = wall time
@@ -305,7 +306,8 @@ pub struct Report {
     pub workload: &'static str,
     /// `"native"` or `"cel"`.
     pub form: &'static str,
-    /// How the spans held their string values (`"shared"`, `"unique"`, `"immortal"`).
+    /// How the spans held their string values (`"shared"`, `"unique"`, `"immortal"`,
+    /// `"decoded"`).
     pub values: Option<&'static str>,
     /// Ingest threads.
     pub threads: usize,
@@ -1182,12 +1184,14 @@ fn measure_retained(options: &Options) -> Result<Retained, HarnessError> {
     Ok(retained)
 }
 
-/// Heap the traffic's spans hold in string values of their own ([`SpanValues::Unique`]): what
-/// building it takes beyond building the same traffic with shared values, which differs in
-/// nothing else. Zero for shared and immortal values (their strings are the traffic's, not a
-/// span's: counted once, like resources).
+/// Heap the traffic's spans hold in string values of their own ([`SpanValues::Unique`], and
+/// the long values of [`SpanValues::Decoded`] that are not interned): what building it takes
+/// beyond building the same traffic with shared values, which differs in nothing else. Zero
+/// for shared and immortal values (their strings are the traffic's, not a span's: counted
+/// once, like resources). The few strings `Decoded` interns are counted too, a fraction of a
+/// byte per span.
 fn own_strings_bytes(options: &Options, grace: Duration) -> Result<usize, HarnessError> {
-    if options.values != SpanValues::Unique {
+    if !matches!(options.values, SpanValues::Unique | SpanValues::Decoded) {
         return Ok(0);
     }
     let built_bytes = |options: &Options| -> Result<i64, HarnessError> {

@@ -36,10 +36,13 @@
 //!
 //! Span names, event names, attribute keys and every string of resources and scopes
 //! (including their attribute values: `service.name` and friends) go through the caller's
-//! [`Interner`], so a buffer of a million spans holds one copy of each. Span attribute
-//! values, trace states and status messages are not interned: they are often unique. String
-//! values of at most [`Text::INLINE_CAPACITY`] bytes (most of them: methods, codes, systems,
-//! tiers) are held in place in the attribute, with no allocation of their own.
+//! [`Interner`], so a buffer of a million spans holds one copy of each. String values of at
+//! most [`Text::INLINE_CAPACITY`] bytes (most of them: methods, codes, systems, tiers) are held
+//! in place in the attribute, with no allocation of their own. Longer span, event and link
+//! attribute values are interned when the semantic conventions make their key's values
+//! low-cardinality (`http.route`, `rpc.service`, `db.collection.name`, `server.address`, …:
+//! [`tailsift::has_low_cardinality_values`]), and are copies of their own otherwise (URLs,
+//! statements, messages: often unique), as are trace states and status messages.
 //!
 //! (Over 600 lines: the two directions of one lossless mapping, field by field, read best side by
 //! side.)
@@ -436,14 +439,20 @@ impl Reader<'_> {
     }
 
     /// Top-level attributes: keys interned; string values too where `intern_values` (resource
-    /// and scope attributes, which are few and repeat across requests).
+    /// and scope attributes, which are few and repeat across requests), and otherwise those of
+    /// keys whose values are low-cardinality ([`Interner::attribute_value`]).
     fn attributes(&mut self, kvs: &[common::KeyValue], intern_values: bool) -> Vec<KeyValue> {
         kvs.iter()
             .map(|kv| {
                 self.note_key_strindex(kv);
+                let intern = if intern_values {
+                    Intern::All
+                } else {
+                    Intern::ByKey(&kv.key)
+                };
                 KeyValue {
                     key: self.interner.intern(&kv.key),
-                    value: self.value(kv.value.as_ref(), intern_values),
+                    value: self.value(kv.value.as_ref(), intern),
                 }
             })
             .collect()
@@ -455,17 +464,18 @@ impl Reader<'_> {
         }
     }
 
-    fn value(&mut self, v: Option<&common::AnyValue>, intern: bool) -> Value {
+    fn value(&mut self, v: Option<&common::AnyValue>, intern: Intern<'_>) -> Value {
         use common::any_value::Value as V;
         let Some(v) = v.and_then(|v| v.value.as_ref()) else {
             return Value::Empty;
         };
         match v {
             // A short value is held in place ([`Text`]): no allocation, nothing to intern.
-            V::StringValue(s) if intern && s.len() > Text::INLINE_CAPACITY => {
-                Value::Str(self.interner.intern(s).into())
-            }
-            V::StringValue(s) => Value::Str(Text::from(s.as_str())),
+            V::StringValue(s) => Value::Str(match intern {
+                Intern::All if s.len() > Text::INLINE_CAPACITY => self.interner.intern(s).into(),
+                Intern::ByKey(key) => self.interner.attribute_value(key, s),
+                _ => Text::from(s.as_str()),
+            }),
             V::BoolValue(b) => Value::Bool(*b),
             V::IntValue(i) => Value::Int(*i),
             V::DoubleValue(d) => Value::Double(*d),
@@ -473,7 +483,7 @@ impl Reader<'_> {
             V::ArrayValue(a) => Value::Array(Arc::new(
                 a.values
                     .iter()
-                    .map(|v| self.value(Some(v), false))
+                    .map(|v| self.value(Some(v), Intern::None))
                     .collect(),
             )),
             V::KvlistValue(kvs) => Value::KvList(Arc::new(
@@ -483,7 +493,7 @@ impl Reader<'_> {
                         self.note_key_strindex(kv);
                         KeyValue {
                             key: Str::from(kv.key.as_str()),
-                            value: self.value(kv.value.as_ref(), false),
+                            value: self.value(kv.value.as_ref(), Intern::None),
                         }
                     })
                     .collect(),
@@ -494,6 +504,17 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// Which string values of an attribute list go through the interner.
+#[derive(Clone, Copy)]
+enum Intern<'a> {
+    /// Every one too long to be held in place (resources and scopes).
+    All,
+    /// Those of key `.0` if its values are low-cardinality (a span's, event's or link's).
+    ByKey(&'a str),
+    /// None (values nested in arrays and key-value lists).
+    None,
 }
 
 fn trace_id(bytes: &[u8], field: impl FnOnce() -> String) -> Result<TraceId, ConvertError> {

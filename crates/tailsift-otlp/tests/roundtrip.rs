@@ -377,6 +377,57 @@ fn names_keys_and_resource_strings_are_interned_but_values_are_not() {
 }
 
 #[test]
+fn long_values_of_low_cardinality_keys_are_interned_and_round_trip() {
+    // Two requests, as two batches from an exporter: a route and an RPC service (both long,
+    // both low-cardinality by the semantic conventions) and a URL (long, often unique).
+    let request = |span_id: &str, order: u32| {
+        json::from_str(&format!(
+            r#"{{"resourceSpans":[{{"resource":{{}},"scopeSpans":[{{"spans":[
+            {{"traceId":"01010101010101010101010101010101","spanId":"{span_id}","name":"Charge","attributes":[
+            {{"key":"http.route","value":{{"stringValue":"/api/orders/{{id}}/invoice"}}}},
+            {{"key":"rpc.service","value":{{"stringValue":"oteldemo.PaymentService"}}}},
+            {{"key":"url.full","value":{{"stringValue":"https://payments.internal/v1/charge?order={order}"}}}}],
+            "events":[{{"name":"exception","attributes":[
+            {{"key":"exception.type","value":{{"stringValue":"java.net.SocketTimeoutException"}}}}]}}]}}]}}]}}]}}"#
+        ))
+        .unwrap()
+    };
+    let interner = Interner::default();
+    let first = request("0202020202020202", 1);
+    let a = spans_from_request(&first, &interner).unwrap();
+    let b = spans_from_request(&request("0202020202020203", 2), &interner).unwrap();
+    let value = |span: &Span, i: usize| match &span.attributes[i].value {
+        Value::Str(text) => text
+            .as_shared()
+            .expect("too long to be held in place")
+            .clone(),
+        other => panic!("not a string: {other:?}"),
+    };
+    for i in [0, 1] {
+        assert!(value(&a[0], i).is_immortal() && value(&a[0], i).ptr_eq(&value(&b[0], i)));
+    }
+    let (url_a, url_b) = (value(&a[0], 2), value(&b[0], 2));
+    assert!(!url_a.is_immortal() && !url_b.is_immortal() && url_a != url_b);
+    let exception = |span: &Span| match &span.extra.as_ref().unwrap().events[0].attributes[0].value
+    {
+        Value::Str(text) => text.as_shared().unwrap().clone(),
+        other => panic!("not a string: {other:?}"),
+    };
+    assert!(exception(&a[0]).is_immortal() && exception(&a[0]).ptr_eq(&exception(&b[0])));
+    // Interned or not, the spans are the same, and convert back the same.
+    let plain = spans_from_request(&first, &Interner::new(0)).unwrap();
+    assert!(!value(&plain[0], 0).is_immortal());
+    assert_eq!(a, plain);
+    assert_eq!(request_from_spans(&a), request_from_spans(&plain));
+    let span = |r: &ExportTraceServiceRequest| r.resource_spans[0].scope_spans[0].spans[0].clone();
+    let (back, sent) = (span(&request_from_spans(&a)), span(&first));
+    assert_eq!(
+        (back.attributes, back.events),
+        (sent.attributes, sent.events)
+    );
+}
+
+#[test]
 fn json_keeps_nan_and_infinities() {
     for d in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0] {
         let mut span = ids();

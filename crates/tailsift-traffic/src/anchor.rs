@@ -355,7 +355,7 @@ mod tests {
     #[test]
     fn values_are_held_as_asked_and_the_spans_are_the_same() {
         // The same traffic whatever the values' ownership: the same spans, field for field.
-        let [shared, unique, immortal] = built_each_way(|values| {
+        let [shared, unique, immortal, decoded] = built_each_way(|values| {
             AnchorConfig {
                 traces: 200,
                 values,
@@ -397,6 +397,12 @@ mod tests {
             assert!(string_values(std::slice::from_ref(span))
                 .iter()
                 .all(|s| s.is_immortal()));
+        }
+        // Decoded: the route interned (one immortal string), the others a string per span.
+        let decoded = pair(&decoded);
+        assert!(decoded.iter().any(|(a, _)| a.is_immortal()));
+        for (a, b) in decoded {
+            assert_eq!(a.ptr_eq(&b), a.is_immortal(), "{a}");
         }
         // Two spans of the same trace with the same value share it unless unique.
         let errors: Vec<&Span> = unique.iter().filter(|s| s.extra.is_some()).collect();

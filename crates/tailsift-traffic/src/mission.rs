@@ -376,7 +376,7 @@ mod tests {
 
     #[test]
     fn values_are_held_as_asked_and_the_traffic_is_the_same() {
-        let [shared, unique, immortal] = built_each_way(|values| {
+        let [shared, unique, immortal, decoded] = built_each_way(|values| {
             MissionConfig {
                 duration: Duration::from_secs(5),
                 values,
@@ -387,6 +387,20 @@ mod tests {
             .flat_map(|b| b.spans)
             .collect()
         });
+        // Decoded: a long value is interned (immortal) exactly when its key's values are
+        // low-cardinality, and there are both kinds.
+        let mut kinds = [0usize; 2];
+        for span in &decoded {
+            for kv in span.attributes.iter() {
+                if let Value::Str(text) = &kv.value {
+                    let Some(s) = text.as_shared() else { continue };
+                    let low = tailsift::has_low_cardinality_values(&kv.key);
+                    assert_eq!(s.is_immortal(), low, "{} = {s}", kv.key);
+                    kinds[usize::from(low)] += 1;
+                }
+            }
+        }
+        assert!(kinds[0] > 100 && kinds[1] > 100, "{kinds:?}");
         let (shared, unique, immortal) = (
             string_values(&shared),
             string_values(&unique),

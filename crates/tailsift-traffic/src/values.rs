@@ -20,23 +20,29 @@ pub enum SpanValues {
     /// figure that does not say otherwise.
     #[default]
     Shared,
-    /// A string of its own per span and long value, as an OTLP decoder produces: freeing a span
-    /// frees each of them.
+    /// A string of its own per span and long value, as a decoder that interns no value
+    /// produces: freeing a span frees each of them.
     Unique,
     /// Immortal strings (never freed, never counted), as an interner of low-cardinality values
     /// makes them: freeing a span touches none of them.
     Immortal,
+    /// As the OTLP bridge (`tailsift-otlp`) decodes them: the values of keys whose values are
+    /// low-cardinality ([`tailsift::has_low_cardinality_values`]: routes, RPC services, peers)
+    /// interned, immortal; every other long value, status message and trace state a string of
+    /// its own ([`Interner::attribute_value`]).
+    Decoded,
 }
 
 impl SpanValues {
-    /// Parses `shared`, `unique` or `immortal`.
+    /// Parses `shared`, `unique`, `immortal` or `decoded`.
     pub fn from_name(name: &str) -> Result<SpanValues, ConfigError> {
         match name {
             "shared" => Ok(SpanValues::Shared),
             "unique" => Ok(SpanValues::Unique),
             "immortal" => Ok(SpanValues::Immortal),
+            "decoded" => Ok(SpanValues::Decoded),
             other => Err(ConfigError::Invalid(format!(
-                "span values must be shared, unique or immortal, got {other:?}"
+                "span values must be shared, unique, immortal or decoded, got {other:?}"
             ))),
         }
     }
@@ -47,6 +53,7 @@ impl SpanValues {
             SpanValues::Shared => "shared",
             SpanValues::Unique => "unique",
             SpanValues::Immortal => "immortal",
+            SpanValues::Decoded => "decoded",
         }
     }
 
@@ -61,15 +68,15 @@ impl SpanValues {
     }
 
     /// Re-holds the string values of `span`, built shared, as `self` says: copies of its own,
-    /// or the `interner`'s immortal copies. Values nested in arrays and key-value lists are left
-    /// as they are (the workloads have none).
+    /// or the `interner`'s immortal copies, or as decoded. Values nested in arrays and
+    /// key-value lists are left as they are (the workloads have none).
     pub(crate) fn hold(self, span: &mut Span, interner: &Interner) {
         if self == SpanValues::Shared {
             return;
         }
         let remake = |s: &mut Str| match self {
             SpanValues::Shared => {}
-            SpanValues::Unique => *s = Str::from(s.as_str()),
+            SpanValues::Unique | SpanValues::Decoded => *s = Str::from(s.as_str()),
             SpanValues::Immortal => *s = interner.intern(s),
         };
         // A short text is held in place whichever way is asked: only long ones are remade.
@@ -77,9 +84,13 @@ impl SpanValues {
             for kv in attributes {
                 if let Value::Str(text) = &mut kv.value {
                     if let Some(s) = text.as_shared() {
-                        let mut s = s.clone();
-                        remake(&mut s);
-                        *text = Text::from(s);
+                        *text = if self == SpanValues::Decoded {
+                            interner.attribute_value(&kv.key, s)
+                        } else {
+                            let mut s = s.clone();
+                            remake(&mut s);
+                            Text::from(s)
+                        };
                     }
                 }
             }
@@ -99,15 +110,21 @@ impl SpanValues {
     }
 }
 
-/// A workload's spans built each way — shared, unique, immortal — after checking that they are
-/// the same traffic, field for field (for the workloads' tests).
+/// A workload's spans built each way — shared, unique, immortal, decoded — after checking that
+/// they are the same traffic, field for field (for the workloads' tests).
 #[cfg(test)]
-pub(crate) fn built_each_way(build: impl Fn(SpanValues) -> Vec<Span>) -> [Vec<Span>; 3] {
-    let [shared, unique, immortal] =
-        [SpanValues::Shared, SpanValues::Unique, SpanValues::Immortal].map(build);
+pub(crate) fn built_each_way(build: impl Fn(SpanValues) -> Vec<Span>) -> [Vec<Span>; 4] {
+    let [shared, unique, immortal, decoded] = [
+        SpanValues::Shared,
+        SpanValues::Unique,
+        SpanValues::Immortal,
+        SpanValues::Decoded,
+    ]
+    .map(build);
     assert_eq!(shared, unique);
     assert_eq!(shared, immortal);
-    [shared, unique, immortal]
+    assert_eq!(shared, decoded);
+    [shared, unique, immortal, decoded]
 }
 
 /// Every string value of `spans` too long to be held in place, in order: attributes', events'

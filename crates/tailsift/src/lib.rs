@@ -49,8 +49,8 @@ pub use policy::{Decider, Policy, PolicyError};
 pub use ring::Ring;
 pub use sampler::{Sampler, SamplerBuilder, SamplerError};
 pub use span::{
-    Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind,
-    StatusCode, Str, Text, TraceId, Value,
+    has_low_cardinality_values, Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span,
+    SpanExtra, SpanId, SpanKind, StatusCode, Str, Text, TraceId, Value,
 };
 pub use verdict::{Outcome, Verdict};
 pub use view::{Baseline, TraceFlags, TraceView};

@@ -98,7 +98,7 @@ mod text;
 mod value;
 
 pub use ids::{SpanId, TraceId};
-pub use strings::{Interner, Str};
+pub use strings::{has_low_cardinality_values, Interner, Str};
 pub use text::Text;
 use value::attributes_size_estimate;
 pub use value::{find_attribute, KeyValue, Value};

@@ -4,6 +4,8 @@
 use arcstr::ArcStr;
 use parking_lot::Mutex;
 
+use super::Text;
+
 /// A shared, immutable string: one pointer wide, cloned by a reference-count increment.
 ///
 /// Two kinds of `Str` cost nothing to clone or drop (no atomic operation at all): the empty
@@ -133,6 +135,20 @@ impl Interner {
         }
     }
 
+    /// A span attribute's string value as a decoder should hold it: in place when it fits
+    /// ([`Text::INLINE_CAPACITY`] bytes); else interned when its key is one whose values are
+    /// low-cardinality by the semantic conventions ([`has_low_cardinality_values`]: routes,
+    /// services, systems, operations, types), so that every span shares one immortal copy and
+    /// freeing a span frees nothing for it; else a copy of its own (URLs, statements,
+    /// messages: often unique).
+    pub fn attribute_value(&self, key: &str, value: &str) -> Text {
+        if value.len() > Text::INLINE_CAPACITY && has_low_cardinality_values(key) {
+            Text::from(self.intern(value))
+        } else {
+            Text::from(value)
+        }
+    }
+
     /// How many strings are interned.
     pub fn len(&self) -> usize {
         self.table.lock().len()
@@ -142,6 +158,48 @@ impl Interner {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Whether the OpenTelemetry semantic conventions make the values of attribute `key`
+/// low-cardinality: a route template (not a URL), the name of a service, a system, an
+/// operation, a table or a queue template, a peer, an error or exception type. These are what
+/// [`Interner::attribute_value`] interns. Values that are often unique (`url.full`,
+/// `db.query.text`, `exception.message`, ids) are not listed. An instrumentation that puts
+/// unique values under a listed key only fills the interner sooner: it is bounded, and past
+/// its bound it hands out copies.
+pub fn has_low_cardinality_values(key: &str) -> bool {
+    matches!(
+        key,
+        "http.route"
+            | "http.request.method"
+            | "url.scheme"
+            | "url.template"
+            | "rpc.system"
+            | "rpc.service"
+            | "rpc.method"
+            | "db.system"
+            | "db.system.name"
+            | "db.namespace"
+            | "db.name"
+            | "db.operation"
+            | "db.operation.name"
+            | "db.collection.name"
+            | "db.sql.table"
+            | "messaging.system"
+            | "messaging.operation"
+            | "messaging.operation.name"
+            | "messaging.operation.type"
+            | "messaging.destination.template"
+            | "server.address"
+            | "net.peer.name"
+            | "peer.service"
+            | "network.protocol.name"
+            | "error.type"
+            | "exception.type"
+            | "code.namespace"
+            | "code.function"
+            | "code.function.name"
+    )
 }
 
 impl Default for Interner {
@@ -173,5 +231,36 @@ mod tests {
         immortal.prefetch();
         Str::empty().prefetch();
         assert!(immortal.is_immortal() && &*immortal == "interned");
+    }
+
+    #[test]
+    fn attribute_values_are_interned_only_when_long_and_low_cardinality() {
+        let interner = Interner::new(2);
+        let route = "/api/orders/{id}/invoice";
+        let a = interner.attribute_value("http.route", route);
+        let b = interner.attribute_value("http.route", route);
+        // Interned: one immortal copy for both.
+        let (a, b) = (a.as_shared().unwrap(), b.as_shared().unwrap());
+        assert!(a.is_immortal() && std::ptr::eq(a.as_ptr(), b.as_ptr()) && a == route);
+        // A URL: a copy of its own, counted, each time.
+        let url = "https://payments.internal/v1/charge?order=1234";
+        let c = interner.attribute_value("url.full", url);
+        let c = c.as_shared().unwrap();
+        assert!(!c.is_immortal() && c == url);
+        // Short values are held in place whatever the key.
+        assert!(interner
+            .attribute_value("rpc.method", "GetCart")
+            .is_inline());
+        assert!(interner.attribute_value("user.id", "u-17").is_inline());
+        assert_eq!(interner.len(), 1);
+        // Past the interner's bound, a listed key's value is a copy too.
+        assert!(interner
+            .attribute_value("rpc.service", "oteldemo.CartService")
+            .as_shared()
+            .unwrap()
+            .is_immortal());
+        let late = interner.attribute_value("rpc.service", "oteldemo.PaymentService");
+        assert!(!late.as_shared().unwrap().is_immortal());
+        assert_eq!(interner.len(), 2);
     }
 }
