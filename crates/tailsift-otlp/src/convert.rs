@@ -40,7 +40,7 @@
 //! most [`Text::INLINE_CAPACITY`] bytes (most of them: methods, codes, systems, tiers) are held
 //! in place in the attribute, with no allocation of their own. Longer span, event and link
 //! attribute values are interned when the semantic conventions make their key's values
-//! low-cardinality (`http.route`, `rpc.service`, `db.collection.name`, `server.address`, …:
+//! low-cardinality (`http.route`, `rpc.service`, `db.collection.name`, `error.type`, …:
 //! [`tailsift::has_low_cardinality_values`]), and are copies of their own otherwise (URLs,
 //! statements, messages: often unique), as are trace states and status messages.
 //!

@@ -355,7 +355,7 @@ fn interleaved_spans_are_grouped_by_arc_then_by_equality() {
 }
 
 #[test]
-fn names_keys_and_resource_strings_are_interned_but_values_are_not() {
+fn names_keys_and_resource_strings_are_interned_but_values_of_unlisted_keys_are_not() {
     // Attribute values longer than a `Text` holds in place, so that interning shows.
     let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"deployment.environment.name","value":{"stringValue":"checkout-production"}}]},
         "scopeSpans":[{"scope":{"name":"io.opentelemetry.http"},"spans":[

@@ -27,7 +27,7 @@ pub enum SpanValues {
     /// makes them: freeing a span touches none of them.
     Immortal,
     /// As the OTLP bridge (`tailsift-otlp`) decodes them: the values of keys whose values are
-    /// low-cardinality ([`tailsift::has_low_cardinality_values`]: routes, RPC services, peers)
+    /// low-cardinality ([`tailsift::has_low_cardinality_values`]: routes, RPC services, tables)
     /// interned, immortal; every other long value, status message and trace state a string of
     /// its own ([`Interner::attribute_value`]).
     Decoded,

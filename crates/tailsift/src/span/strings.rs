@@ -119,6 +119,11 @@ impl Interner {
 
     /// The shared copy of `s`.
     pub fn intern(&self, s: &str) -> Str {
+        self.intern_within(s, self.max_entries)
+    }
+
+    /// [`Interner::intern`], adding `s` only while fewer than `limit` strings are held.
+    fn intern_within(&self, s: &str, limit: usize) -> Str {
         if s.is_empty() {
             return Str::empty();
         }
@@ -126,7 +131,7 @@ impl Interner {
         if let Some(found) = table.get(s) {
             return found.clone();
         }
-        if table.len() < self.max_entries {
+        if table.len() < limit {
             let fresh = Str::immortal(s);
             table.insert(fresh.clone());
             fresh
@@ -138,12 +143,14 @@ impl Interner {
     /// A span attribute's string value as a decoder should hold it: in place when it fits
     /// ([`Text::INLINE_CAPACITY`] bytes); else interned when its key is one whose values are
     /// low-cardinality by the semantic conventions ([`has_low_cardinality_values`]: routes,
-    /// services, systems, operations, types), so that every span shares one immortal copy and
-    /// freeing a span frees nothing for it; else a copy of its own (URLs, statements,
-    /// messages: often unique).
+    /// services, systems, operations, hosts, types), so that every span shares one immortal
+    /// copy and freeing a span frees nothing for it; else a copy of its own (URLs, statements,
+    /// messages: often unique). A value is added only while the interner holds fewer than half
+    /// its bound: values an instrumentation makes more numerous than the conventions say
+    /// cannot take the room of the names and keys.
     pub fn attribute_value(&self, key: &str, value: &str) -> Text {
         if value.len() > Text::INLINE_CAPACITY && has_low_cardinality_values(key) {
-            Text::from(self.intern(value))
+            Text::from(self.intern_within(value, self.max_entries / 2))
         } else {
             Text::from(value)
         }
@@ -161,12 +168,13 @@ impl Interner {
 }
 
 /// Whether the OpenTelemetry semantic conventions make the values of attribute `key`
-/// low-cardinality: a route template (not a URL), the name of a service, a system, an
-/// operation, a table or a queue template, a peer, an error or exception type. These are what
+/// low-cardinality: a route template (not a URL), the name of a service (`rpc.service`,
+/// `peer.service`), a system, an operation, a table or a queue template, the host a service
+/// talks to (`server.address`), an error or exception type. These are what
 /// [`Interner::attribute_value`] interns. Values that are often unique (`url.full`,
 /// `db.query.text`, `exception.message`, ids) are not listed. An instrumentation that puts
-/// unique values under a listed key only fills the interner sooner: it is bounded, and past
-/// its bound it hands out copies.
+/// unique values under a listed key only fills the interner sooner: past half its bound it
+/// hands out copies of them, and the other half stays for names and keys.
 pub fn has_low_cardinality_values(key: &str) -> bool {
     matches!(
         key,
@@ -253,14 +261,12 @@ mod tests {
             .is_inline());
         assert!(interner.attribute_value("user.id", "u-17").is_inline());
         assert_eq!(interner.len(), 1);
-        // Past the interner's bound, a listed key's value is a copy too.
-        assert!(interner
-            .attribute_value("rpc.service", "oteldemo.CartService")
-            .as_shared()
-            .unwrap()
-            .is_immortal());
+        // Values take at most half the interner (here one string): past it, a listed key's
+        // value is a copy, and names and keys are still interned.
         let late = interner.attribute_value("rpc.service", "oteldemo.PaymentService");
         assert!(!late.as_shared().unwrap().is_immortal());
+        assert!(interner.intern("a.key.seen.late").is_immortal());
         assert_eq!(interner.len(), 2);
+        assert!(!interner.intern("one.more.key").is_immortal());
     }
 }
