@@ -119,5 +119,22 @@ fn values_reach_the_traffic_and_the_report() {
             report.retained.span_owned_heap,
             shared.retained.span_owned_heap
         );
+        // As the OTLP bridge decodes them, the workloads' long values are mostly interned:
+        // about the heap of shared values, well under that of unique ones.
+        let mut decoded = options.clone();
+        decoded.values = SpanValues::Decoded;
+        let decoded = match run(&decoded) {
+            Ok(report) => report,
+            Err(e) => panic!("{} with decoded values failed: {e}", workload.as_str()),
+        };
+        assert_eq!(decoded.values, Some("decoded"));
+        let own = decoded.retained.span_owned_heap;
+        assert!(
+            own >= shared.retained.span_owned_heap && own + 20.0 < report.retained.span_owned_heap,
+            "{} own heap: decoded {own}, shared {}, unique {}",
+            workload.as_str(),
+            shared.retained.span_owned_heap,
+            report.retained.span_owned_heap
+        );
     }
 }
