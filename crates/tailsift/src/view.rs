@@ -74,7 +74,9 @@ impl Children {
         );
         by_id.sort_unstable();
         // Parents, then offsets shifted by one place (see below); the children are appended.
-        let mut data = vec![NO_PARENT; n];
+        // At most n - 1 spans have a parent: one allocation holds all three parts.
+        let mut data = Vec::with_capacity(3 * n + 2);
+        data.resize(n, NO_PARENT);
         data.resize(2 * n + 2, 0);
         let (parents, counts) = data.split_at_mut(n);
         for (i, span) in spans.iter().enumerate() {
