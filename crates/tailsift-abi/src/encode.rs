@@ -27,12 +27,13 @@ use crate::layout::{
 };
 use crate::value::{tag, Value};
 use crate::{Baseline, TraceFlags};
-use strings::StringTable;
+use strings::{StringTable, SHORT_BYTES};
 
 /// The longest string value the encoder takes for a fresh copy in each span: as long as the
 /// engine's `Text` holds in place (`tailsift::Text::INLINE_CAPACITY`; this crate does not depend
-/// on the engine). Longer values are mostly shared between spans, and found again by address.
-const SHORT_VALUE: usize = 15;
+/// on the engine), which is what the string table remembers by bytes. Longer values are mostly
+/// shared between spans, and found again by address.
+const SHORT_VALUE: usize = SHORT_BYTES;
 
 /// The trace-level facts of one trace, given to [`Encoder::begin`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

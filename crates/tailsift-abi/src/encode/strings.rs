@@ -20,10 +20,35 @@ pub(super) struct StringTable {
     /// allocation, so the address finds them without hashing. A hit is confirmed by comparing
     /// the bytes, so an address reused for other bytes is only a miss.
     recent: [Recent; RECENT],
+    /// The short strings ([`StringTable::intern_copy`]) interned last, by their bytes: a
+    /// span's short values (methods, codes, tiers) are copies at new addresses, but few
+    /// distinct ones, so their bytes find them without hashing.
+    short: [Short; SHORT],
 }
 
 /// How many addresses [`StringTable::recent`] remembers (direct-mapped).
 const RECENT: usize = 64;
+
+/// How many short strings [`StringTable::short`] remembers (direct-mapped).
+const SHORT: usize = 64;
+
+/// The longest string [`StringTable::short`] can remember: its bytes fit [`ShortKey`].
+pub(super) const SHORT_BYTES: usize = 15;
+
+/// A string of at most [`SHORT_BYTES`] bytes, exactly: its length, and words that between them
+/// hold every byte (see [`short_key`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ShortKey {
+    len: u64,
+    words: [u64; 2],
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Short {
+    generation: u32,
+    index: u32,
+    key: ShortKey,
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Recent {
@@ -49,6 +74,7 @@ impl StringTable {
             slots: Vec::new(),
             generation: 0,
             recent: [Recent::default(); RECENT],
+            short: [Short::default(); SHORT],
         };
         table.clear();
         table
@@ -63,6 +89,7 @@ impl StringTable {
             // Wrapped: old slots could now read as taken.
             self.slots.fill(Slot::default());
             self.recent.fill(Recent::default());
+            self.short.fill(Short::default());
             self.generation = 1;
         }
         // String 0, `""`: never in the index, `intern` answers it first.
@@ -111,15 +138,30 @@ impl StringTable {
         index
     }
 
-    /// [`StringTable::intern`] for a string that is a fresh copy wherever it comes from: a
-    /// short attribute value, which the engine holds in place in each span (a `Text`), at an
-    /// address of its own every time. Straight to the index: remembering its address would
-    /// only evict a name or a key that is found again by its address.
+    /// [`StringTable::intern`] for a string of at most [`SHORT_BYTES`] bytes that is a fresh
+    /// copy wherever it comes from: a short attribute value, which the engine holds in place in
+    /// each span (a `Text`), at an address of its own every time. Remembered by its bytes, not
+    /// its address (which would only evict a name or a key found again by its address); else
+    /// through the index. A longer string goes to the index.
     pub(super) fn intern_copy(&mut self, s: &[u8]) -> u32 {
         if s.is_empty() {
             return 0;
         }
-        self.lookup(s)
+        let Some(key) = short_key(s) else {
+            return self.lookup(s);
+        };
+        let at = key.slot();
+        let seen = self.short[at];
+        if seen.generation == self.generation && seen.key == key {
+            return seen.index;
+        }
+        let index = self.lookup(s);
+        self.short[at] = Short {
+            generation: self.generation,
+            index,
+            key,
+        };
+        index
     }
 
     /// [`StringTable::intern`] through the hash index.
@@ -175,6 +217,41 @@ impl StringTable {
         self.bytes.capacity()
             + self.offsets.capacity() * 4
             + self.slots.capacity() * core::mem::size_of::<Slot>()
+    }
+}
+
+/// The exact key of `s` if it has 1 to [`SHORT_BYTES`] bytes: the first and the last eight
+/// (overlapping) from eight bytes on, the first and the last four from four, else the first,
+/// middle and last byte, which between them are every byte; with the length, no two strings
+/// share a key.
+fn short_key(s: &[u8]) -> Option<ShortKey> {
+    let len = s.len();
+    let word = |at: usize, n: usize| {
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&s[at..at + n]);
+        u64::from_le_bytes(w)
+    };
+    let words = match len {
+        1..=3 => [
+            u64::from(s[0]) | u64::from(s[len / 2]) << 8 | u64::from(s[len - 1]) << 16,
+            0,
+        ],
+        4..=7 => [word(0, 4) | word(len - 4, 4) << 32, 0],
+        8..=SHORT_BYTES => [word(0, 8), word(len - 8, 8)],
+        _ => return None,
+    };
+    Some(ShortKey {
+        len: len as u64,
+        words,
+    })
+}
+
+impl ShortKey {
+    /// Its place in [`StringTable::short`]: a multiply of its words, the top bits.
+    fn slot(&self) -> usize {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mixed = (self.words[0] ^ self.words[1].rotate_left(29) ^ self.len).wrapping_mul(K);
+        (mixed >> (64 - SHORT.trailing_zeros())) as usize
     }
 }
 
@@ -308,6 +385,57 @@ mod tests {
         expected[slot] = table.recent[slot];
         assert_eq!(table.recent, expected);
         assert_eq!(table.len(), 3);
+    }
+
+    #[test]
+    fn short_strings_are_found_by_their_bytes_exactly() {
+        let mut table = StringTable::new();
+        // Strings of every short length, and pairs that differ in one byte or in length only:
+        // each is its own string, found again as a copy or by address.
+        let mut strings: Vec<Vec<u8>> = Vec::new();
+        for len in 1..=SHORT_BYTES {
+            for fill in [b'a', b'b'] {
+                let mut s = alloc::vec![fill; len];
+                strings.push(s.clone());
+                s[len / 2] = b'x';
+                strings.push(s.clone());
+                s[len - 1] = b'y';
+                strings.push(s);
+            }
+        }
+        strings.push(b"GET".to_vec());
+        strings.push(b"GET\0".to_vec());
+        strings.sort();
+        strings.dedup();
+        let first: Vec<u32> = strings.iter().map(|s| table.intern_copy(s)).collect();
+        assert_eq!(
+            table.len(),
+            1 + strings.len(),
+            "one string each, and the empty one"
+        );
+        // The last one is remembered by its bytes.
+        let last = *first.last().unwrap();
+        let generation = table.generation;
+        assert!(table
+            .short
+            .iter()
+            .any(|e| e.generation == generation && e.index == last));
+        for round in 0..3 {
+            for (s, &index) in strings.iter().zip(&first) {
+                let copy = s.clone();
+                assert_eq!(table.intern_copy(&copy), index, "round {round}");
+                assert_eq!(table.intern(&copy), index);
+                assert_eq!(table.get(index), s.as_slice());
+            }
+        }
+        // Longer strings go to the index.
+        let long = b"a string of more than fifteen bytes";
+        let index = table.intern_copy(long);
+        assert_eq!(table.intern(long), index);
+        // Forgotten with the trace.
+        table.clear();
+        assert_eq!(table.intern_copy(b"GET"), 1);
+        assert_eq!(table.len(), 2);
     }
 
     #[test]
