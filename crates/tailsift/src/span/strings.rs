@@ -101,8 +101,9 @@ impl From<&String> for Str {
 /// cost no atomic operation — the point, since every span holds a dozen of them. The interner
 /// is therefore bounded: once it holds `max_entries` strings it stops interning and hands out
 /// ordinary counted copies, so a stream of unique values (request ids, URLs) cannot grow it
-/// without limit. Intern low-cardinality strings only (keys, span names, service names), and
-/// keep one interner for the life of a pipeline rather than one per request.
+/// without limit. Intern low-cardinality strings only (keys, span names, service names; string
+/// attribute values through [`Interner::attribute_value`], which picks the low-cardinality
+/// ones), and keep one interner for the life of a pipeline rather than one per request.
 pub struct Interner {
     table: Mutex<hashbrown::HashSet<Str, ahash::RandomState>>,
     max_entries: usize,
