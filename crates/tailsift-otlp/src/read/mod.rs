@@ -17,6 +17,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tailsift::{Interner, Span};
 
 use crate::convert::{spans_from_request, ConvertError};
+use crate::wire::{spans_from_protobuf, ProtobufError};
 
 mod json;
 mod protobuf;
@@ -326,6 +327,24 @@ impl Iterator for SpanReader<'_> {
     type Item = Result<Vec<Span>, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let path = &self.requests.path;
+        if let Source::Protobuf(pb) = &mut self.requests.source {
+            // Straight from the bytes: the same spans as decoding the request and converting it.
+            let message = match pb.next_message(path)? {
+                Ok(message) => message,
+                Err(e) => return Some(Err(e)),
+            };
+            return Some(
+                spans_from_protobuf(message.bytes, self.interner).map_err(|e| match e {
+                    ProtobufError::Decode(source) => message.decode_error(path, source),
+                    ProtobufError::Convert(source) => ReadError::Convert {
+                        path: path.clone(),
+                        location: message.location(),
+                        source,
+                    },
+                }),
+            );
+        }
         let (location, request) = match self.requests.next_with_location()? {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),

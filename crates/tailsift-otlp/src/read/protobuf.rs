@@ -4,7 +4,7 @@ use std::io::{self, BufRead, Read};
 use std::path::Path;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
+use prost::Message as _;
 
 use super::{io_error, Location, Next, ReadError, MAX_MESSAGE_BYTES};
 
@@ -30,20 +30,43 @@ impl ProtobufSource {
         }
     }
 
+    /// The next request, decoded by prost.
     pub(super) fn next(&mut self, path: &Path) -> Next {
+        let message = match self.next_message(path)? {
+            Ok(message) => message,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match ExportTraceServiceRequest::decode(message.bytes) {
+            Ok(request) => Ok((message.location(), request)),
+            Err(source) => Err(message.decode_error(path, source)),
+        })
+    }
+
+    /// The next message, its bytes not yet decoded.
+    pub(super) fn next_message(&mut self, path: &Path) -> Option<Result<Message<'_>, ReadError>> {
         if self.done {
             return None;
         }
-        let next = self.read(path);
-        // After a clean end, or any error but a message whose frame was intact, there is no
-        // next message to find.
-        if !matches!(next, Some(Ok(_)) | Some(Err(ReadError::Protobuf { .. }))) {
-            self.done = true;
+        match self.read(path) {
+            Some(Ok((number, offset))) => Some(Ok(Message {
+                number,
+                offset,
+                bytes: &self.buf,
+            })),
+            // After a clean end, or an error in the framing, there is no next message to find.
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            None => {
+                self.done = true;
+                None
+            }
         }
-        next
     }
 
-    fn read(&mut self, path: &Path) -> Next {
+    /// Reads the next message into `buf`: its number and the offset of its length prefix.
+    fn read(&mut self, path: &Path) -> Option<Result<(usize, u64), ReadError>> {
         let number = self.count + 1;
         let offset = self.offset;
         let (declared, prefix_len) = match self.read_length() {
@@ -94,15 +117,7 @@ impl ProtobufSource {
         }
         self.count = number;
         self.offset += prefix_len + declared;
-        match ExportTraceServiceRequest::decode(self.buf.as_slice()) {
-            Ok(request) => Some(Ok((Location::Message { number, offset }, request))),
-            Err(source) => Some(Err(ReadError::Protobuf {
-                path: path.to_owned(),
-                number,
-                offset,
-                source,
-            })),
-        }
+        Some(Ok((number, offset)))
     }
 
     /// The next varint length prefix and its size in bytes; `None` at a clean end of file.
@@ -130,6 +145,36 @@ impl ProtobufSource {
         Err(LengthError::Bad(
             "is not a valid varint (longer than 64 bits)".to_owned(),
         ))
+    }
+}
+
+/// One message of a file, framed but not decoded.
+pub(super) struct Message<'a> {
+    /// 1 for the first message.
+    number: usize,
+    /// Byte offset of its length prefix.
+    offset: u64,
+    /// The encoded request.
+    pub(super) bytes: &'a [u8],
+}
+
+impl Message<'_> {
+    pub(super) fn location(&self) -> Location {
+        Location::Message {
+            number: self.number,
+            offset: self.offset,
+        }
+    }
+
+    /// The error for bytes that do not decode as a request: the framing was intact, so
+    /// reading goes on with the next message.
+    pub(super) fn decode_error(&self, path: &Path, source: prost::DecodeError) -> ReadError {
+        ReadError::Protobuf {
+            path: path.to_owned(),
+            number: self.number,
+            offset: self.offset,
+            source,
+        }
     }
 }
 
