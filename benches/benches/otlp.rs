@@ -1,0 +1,76 @@
+//! Decoding OTLP protobuf requests into engine spans, as `tailsift replay` and a collector's
+//! OTLP receiver do: prost's messages converted (`spans_from_request`), against the walk over
+//! the bytes (`spans_from_protobuf`). The requests are the mission's first batches, one request
+//! per batch as `tailsift demo --export` writes them; one interner serves every iteration, as
+//! one serves a pipeline.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tailsift::Interner;
+use tailsift_otlp::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tailsift_otlp::prost::Message;
+use tailsift_otlp::{request_from_spans, spans_from_protobuf, spans_from_request};
+use tailsift_traffic::Workload;
+
+mod common;
+
+/// Spans in the decoded requests.
+const SPANS: usize = 20_000;
+
+fn decode(c: &mut Criterion) {
+    let workload = Workload::from_name("mission")
+        .expect("a built-in workload")
+        .with_seed(7);
+    let mut requests = Vec::new();
+    let mut spans = 0;
+    for batch in workload.traffic().expect("a valid workload") {
+        if batch.spans.is_empty() {
+            continue;
+        }
+        spans += batch.spans.len();
+        requests.push(request_from_spans(&batch.spans).encode_to_vec());
+        if spans >= SPANS {
+            break;
+        }
+    }
+    let bytes: usize = requests.iter().map(Vec::len).sum();
+    let interner = Interner::default();
+    let mut group = c.benchmark_group(format!(
+        "otlp_decode_{spans}_spans_{}_requests_{bytes}_bytes",
+        requests.len()
+    ));
+    group.throughput(Throughput::Elements(spans as u64));
+    group.bench_function("prost_then_convert", |b| {
+        b.iter(|| {
+            let mut decoded = 0;
+            for bytes in &requests {
+                let request = ExportTraceServiceRequest::decode(black_box(bytes.as_slice()))
+                    .expect("a valid request");
+                decoded += spans_from_request(&request, &interner)
+                    .expect("valid ids")
+                    .len();
+            }
+            black_box(decoded)
+        })
+    });
+    group.bench_function("walk", |b| {
+        b.iter(|| {
+            let mut decoded = 0;
+            for bytes in &requests {
+                decoded += spans_from_protobuf(black_box(bytes), &interner)
+                    .expect("a valid request")
+                    .len();
+            }
+            black_box(decoded)
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = decode
+}
+criterion_main!(benches);
