@@ -168,6 +168,34 @@ pub fn request_from_spans(spans: &[Span]) -> ExportTraceServiceRequest {
 
 /// Groups `spans` into `ResourceSpans` (see [`request_from_spans`]).
 pub fn resource_spans_from_spans(spans: &[Span]) -> Vec<trace::ResourceSpans> {
+    group_spans(spans)
+        .into_iter()
+        .map(|g| {
+            let resource = g.resource.first;
+            trace::ResourceSpans {
+                resource: Some(resource_to_proto(resource)),
+                scope_spans: g
+                    .scopes
+                    .into_iter()
+                    .map(|s| {
+                        let scope = &s.origin.first.scope;
+                        trace::ScopeSpans {
+                            scope: Some(scope_to_proto(scope)),
+                            spans: s.spans.into_iter().map(span_to_proto).collect(),
+                            schema_url: scope.schema_url.to_string(),
+                        }
+                    })
+                    .collect(),
+                schema_url: resource.schema_url.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// `spans` grouped under their resources and scopes, as [`request_from_spans`] sends them:
+/// resources and scopes in the order their first span comes, spans in their order within a
+/// scope, grouped by `Arc` identity first and equality second.
+pub(crate) fn group_spans(spans: &[Span]) -> Vec<ResourceGroup<'_>> {
     let mut groups: Vec<ResourceGroup<'_>> = Vec::new();
     for span in spans {
         let resource = &span.origin.resource;
@@ -192,36 +220,15 @@ pub fn resource_spans_from_spans(spans: &[Span]) -> Vec<trace::ResourceSpans> {
                 scopes.len() - 1
             }
         };
-        scopes[s].spans.push(span_to_proto(span));
+        scopes[s].spans.push(span);
     }
     groups
-        .into_iter()
-        .map(|g| {
-            let resource = g.resource.first;
-            trace::ResourceSpans {
-                resource: Some(resource_to_proto(resource)),
-                scope_spans: g
-                    .scopes
-                    .into_iter()
-                    .map(|s| {
-                        let scope = &s.origin.first.scope;
-                        trace::ScopeSpans {
-                            scope: Some(scope_to_proto(scope)),
-                            spans: s.spans,
-                            schema_url: scope.schema_url.to_string(),
-                        }
-                    })
-                    .collect(),
-                schema_url: resource.schema_url.to_string(),
-            }
-        })
-        .collect()
 }
 
 /// Spans that share one resource (or, within a resource, one scope): the first `Arc` seen and
 /// every other `Arc` found equal to it, so that each distinct `Arc` is compared by value once.
-struct Group<'a, T> {
-    first: &'a Arc<T>,
+pub(crate) struct Group<'a, T> {
+    pub(crate) first: &'a Arc<T>,
     aliases: Vec<&'a Arc<T>>,
 }
 
@@ -238,16 +245,17 @@ impl<'a, T> Group<'a, T> {
     }
 }
 
-struct ResourceGroup<'a> {
-    resource: Group<'a, Resource>,
-    scopes: Vec<ScopeGroup<'a>>,
+/// The spans of one resource.
+pub(crate) struct ResourceGroup<'a> {
+    pub(crate) resource: Group<'a, Resource>,
+    pub(crate) scopes: Vec<ScopeGroup<'a>>,
 }
 
 /// The spans of one scope within a [`ResourceGroup`], keyed by their origins (compared by
 /// scope alone: the resource group has already matched their resources).
-struct ScopeGroup<'a> {
-    origin: Group<'a, Origin>,
-    spans: Vec<trace::Span>,
+pub(crate) struct ScopeGroup<'a> {
+    pub(crate) origin: Group<'a, Origin>,
+    pub(crate) spans: Vec<&'a Span>,
 }
 
 fn same_resource(a: &Resource, b: &Resource) -> bool {

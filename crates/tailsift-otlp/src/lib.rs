@@ -12,8 +12,9 @@
 //!   re-exported as [`opentelemetry_proto`]) to engine spans and back, losslessly. Spans of
 //!   one scope share one `Arc<Origin>` (resource and scope), the scopes of one resource one
 //!   `Arc<Resource>`; converting back groups them again.
-//! - [`wire`]: an encoded request straight to engine spans ([`spans_from_protobuf`]), the
-//!   same spans as prost's decoding and [`convert`] give, without prost's messages between.
+//! - [`wire`]: an encoded request straight to engine spans ([`spans_from_protobuf`]) and
+//!   spans straight to an encoded request ([`encode_spans`]): what prost and [`convert`] give,
+//!   without prost's messages between.
 //! - [`json`]: OTLP/JSON exactly as the OTLP specification defines it.
 //! - [`RequestReader`] / [`SpanReader`]: stream a file of requests, OTLP/JSON (a document or
 //!   JSON lines) or length-prefixed protobuf, the format told by the file's extension
@@ -49,7 +50,10 @@ pub use convert::{
 };
 pub use read::{Format, Location, ReadError, RequestReader, SpanReader, MAX_MESSAGE_BYTES};
 pub use tailsift::Interner;
-pub use wire::{append_spans_from_protobuf, spans_from_protobuf, ProtobufError};
+pub use wire::{
+    append_spans_from_protobuf, encode_spans, encode_spans_length_delimited, spans_from_protobuf,
+    ProtobufError,
+};
 pub use write::{SpanWriter, WriteError};
 
 /// The OTLP types this crate converts, at the version it was built with.

@@ -1,4 +1,5 @@
-//! OTLP protobuf bytes straight to engine spans, with no prost message in between.
+//! OTLP protobuf bytes straight to engine spans, and engine spans straight to bytes
+//! ([`encode_spans`]), with no prost message in between.
 //!
 //! [`spans_from_request`](crate::spans_from_request) converts a request prost has already
 //! decoded: every key, name and value a `String` of its own, every list a `Vec`, each freed once
@@ -30,6 +31,10 @@ use tailsift::{
 };
 
 use crate::convert::{append_spans, ConvertError};
+
+mod encode;
+
+pub use encode::{encode_spans, encode_spans_length_delimited};
 
 /// An encoded `ExportTraceServiceRequest` that does not become engine spans.
 #[derive(Debug, thiserror::Error)]

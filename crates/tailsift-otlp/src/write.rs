@@ -11,6 +11,7 @@ use tailsift::Span;
 
 use crate::convert::request_from_spans;
 use crate::read::Format;
+use crate::wire::encode_spans_length_delimited;
 
 /// A file of requests that could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,8 @@ pub struct SpanWriter<W: Write> {
     inner: W,
     format: Format,
     path: PathBuf,
+    /// The protobuf message being written, reused from call to call.
+    encoded: Vec<u8>,
 }
 
 impl SpanWriter<BufWriter<File>> {
@@ -85,6 +88,7 @@ impl<W: Write> SpanWriter<W> {
             inner,
             format,
             path: name.into(),
+            encoded: Vec::new(),
         }
     }
 
@@ -94,7 +98,16 @@ impl<W: Write> SpanWriter<W> {
         if spans.is_empty() {
             return Ok(());
         }
-        self.write_request(&request_from_spans(spans))
+        match self.format {
+            Format::Json => self.write_request(&request_from_spans(spans)),
+            Format::Protobuf => {
+                // Straight to bytes: the same bytes, without the request's messages.
+                self.encoded.clear();
+                encode_spans_length_delimited(spans, &mut self.encoded);
+                let written = self.inner.write_all(&self.encoded);
+                written.map_err(|source| self.io_error(source))
+            }
+        }
     }
 
     /// Writes `request` as it is.

@@ -487,3 +487,87 @@ fn strings_that_share_a_slot_are_told_apart() {
     }
     assert!(walk.recent.slots.iter().all(Option::is_none));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn encoding_spans_writes_the_bytes_prost_writes(request in common::request()) {
+        let spans = spans_from_request(&request, &Interner::default()).expect("valid ids");
+        let expected = crate::request_from_spans(&spans);
+        let mut bytes = vec![7]; // appended to what is there
+        encode_spans(&spans, &mut bytes);
+        let by_prost = expected.encode_to_vec();
+        prop_assert_eq!(&bytes[1..], by_prost.as_slice());
+        let mut framed = Vec::new();
+        encode_spans_length_delimited(&spans, &mut framed);
+        prop_assert_eq!(framed, expected.encode_length_delimited_to_vec());
+    }
+}
+
+#[test]
+fn encoding_writes_long_messages_nan_and_negative_values_as_prost_does() {
+    use std::sync::Arc;
+    use tailsift::{KeyValue as Attribute, Origin, Resource, Span as EngineSpan, SpanId, TraceId};
+
+    let origin = |service: &str| {
+        Arc::new(Origin {
+            resource: Arc::new(Resource {
+                attributes: vec![Attribute::new("service.name", service)],
+                ..Resource::default()
+            }),
+            ..Origin::default()
+        })
+    };
+    // Two equal resources in two `Arc`s, and one other: two groups.
+    let origins = [origin("checkout"), origin("cart"), origin("checkout")];
+    let span = |i: usize, attributes: Vec<Attribute>| EngineSpan {
+        trace_id: TraceId([i as u8 + 1; 16]),
+        span_id: SpanId([i as u8 + 1; 8]),
+        name: format!("op {i}").into(),
+        attributes: attributes.into_boxed_slice(),
+        origin: Arc::clone(&origins[i % 3]),
+        ..EngineSpan::default()
+    };
+    let spans = vec![
+        // Lengths of one, two and three bytes: 100 B, 300 B, 20 kB values.
+        span(0, vec![Attribute::new("a", "x".repeat(100))]),
+        span(1, vec![Attribute::new("b", "y".repeat(300))]),
+        span(2, vec![Attribute::new("c", "z".repeat(20_000))]),
+        span(
+            3,
+            vec![
+                Attribute::new("nan", f64::NAN),
+                Attribute::new("negative", -1i64),
+                Attribute::new("min", i64::MIN),
+                Attribute::new("false", false),
+                Attribute::new("empty", ""),
+                Attribute {
+                    key: "".into(),
+                    value: Value::Empty,
+                },
+                Attribute::new(
+                    "nested",
+                    Value::Array(Arc::new(vec![
+                        Value::Array(Arc::new(Vec::new())),
+                        Value::KvList(Arc::new(vec![Attribute::new("k", 0.0)])),
+                        Value::Bytes(Arc::new(Vec::new())),
+                    ])),
+                ),
+            ],
+        ),
+    ];
+    let mut bytes = Vec::new();
+    encode_spans(&spans, &mut bytes);
+    assert_eq!(bytes, crate::request_from_spans(&spans).encode_to_vec());
+    assert!(bytes.len() > 20_000);
+
+    let mut none = Vec::new();
+    encode_spans(&[], &mut none);
+    assert!(none.is_empty());
+    encode_spans_length_delimited(&[], &mut none);
+    assert_eq!(none, [0]);
+}
