@@ -1,8 +1,9 @@
-//! Decoding OTLP protobuf requests into engine spans, as `tailsift replay` and a collector's
-//! OTLP receiver do: prost's messages converted (`spans_from_request`), against the walk over
-//! the bytes (`spans_from_protobuf`). The requests are the mission's first batches, one request
-//! per batch as `tailsift demo --export` writes them; one interner serves every iteration, as
-//! one serves a pipeline.
+//! OTLP protobuf and engine spans. Decoding requests into spans, as `tailsift replay` and a
+//! collector's OTLP receiver do: prost's messages converted (`spans_from_request`), against the
+//! walk over the bytes (`spans_from_protobuf`). Encoding spans into requests, as an exporter of
+//! kept spans does: converted to prost's messages and encoded, against `encode_spans`. The
+//! requests are the mission's first batches, one request per batch as `tailsift demo --export`
+//! writes them; one interner serves every iteration, as one serves a pipeline.
 
 use std::hint::black_box;
 
@@ -10,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tailsift::Interner;
 use tailsift_otlp::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tailsift_otlp::prost::Message;
-use tailsift_otlp::{request_from_spans, spans_from_protobuf, spans_from_request};
+use tailsift_otlp::{encode_spans, request_from_spans, spans_from_protobuf, spans_from_request};
 use tailsift_traffic::Workload;
 
 mod common;
@@ -23,6 +24,7 @@ fn decode(c: &mut Criterion) {
         .expect("a built-in workload")
         .with_seed(7);
     let mut requests = Vec::new();
+    let mut batches = Vec::new();
     let mut spans = 0;
     for batch in workload.traffic().expect("a valid workload") {
         if batch.spans.is_empty() {
@@ -30,6 +32,7 @@ fn decode(c: &mut Criterion) {
         }
         spans += batch.spans.len();
         requests.push(request_from_spans(&batch.spans).encode_to_vec());
+        batches.push(batch.spans);
         if spans >= SPANS {
             break;
         }
@@ -63,6 +66,38 @@ fn decode(c: &mut Criterion) {
                     .len();
             }
             black_box(decoded)
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group(format!(
+        "otlp_encode_{spans}_spans_{}_requests_{bytes}_bytes",
+        requests.len()
+    ));
+    group.throughput(Throughput::Elements(spans as u64));
+    let mut out = Vec::new();
+    group.bench_function("convert_then_prost", |b| {
+        b.iter(|| {
+            let mut written = 0;
+            for spans in &batches {
+                out.clear();
+                request_from_spans(black_box(spans))
+                    .encode(&mut out)
+                    .expect("a Vec grows");
+                written += out.len();
+            }
+            black_box(written)
+        })
+    });
+    group.bench_function("encode_spans", |b| {
+        b.iter(|| {
+            let mut written = 0;
+            for spans in &batches {
+                out.clear();
+                encode_spans(black_box(spans), &mut out);
+                written += out.len();
+            }
+            black_box(written)
         })
     });
     group.finish();
