@@ -368,9 +368,9 @@ impl Serialize for Json<'_, common::KeyValueList> {
 /// A 64-bit integer as a decimal string.
 struct Decimal<T>(T);
 
-impl<T: fmt::Display> Serialize for Decimal<T> {
+impl<T: itoa::Integer + Copy> Serialize for Decimal<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        s.serialize_str(itoa::Buffer::new().format(self.0))
     }
 }
 
@@ -385,7 +385,19 @@ impl fmt::Display for Hex<'_> {
 
 impl Serialize for Hex<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // Ids are 16 or 8 bytes: written from the stack, not through the formatter.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 32];
+        if self.0.len() > buf.len() / 2 {
+            return s.collect_str(self);
+        }
+        for (pair, b) in buf.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+        }
+        let hex =
+            std::str::from_utf8(&buf[..2 * self.0.len()]).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(hex)
     }
 }
 
