@@ -51,8 +51,16 @@ pub struct Driven {
     pub span_time_seconds: f64,
 }
 
+/// Batches read ahead of the engine: enough to keep it busy while the reader decodes, few
+/// enough to bound the memory they hold.
+const READ_AHEAD: usize = 64;
+
 /// Replays `inputs` through `pipeline` on the spans' clock; `after` runs after every batch
 /// (to drain decisions). Does not decide what is still buffered at the end: see [`drain_tail`].
+///
+/// The files are read and decoded on a thread of their own, a few batches ahead, while this
+/// one drives the engine: the batches arrive in the files' order, so the replay is as
+/// deterministic as one thread's. The first read error ends the replay.
 pub fn drive(
     inputs: &[PathBuf],
     pipeline: &mut Pipeline,
@@ -60,16 +68,17 @@ pub fn drive(
     speed: Option<f64>,
     mut after: impl FnMut(&mut Pipeline, Duration) -> Result<(), CliError>,
 ) -> Result<Driven, CliError> {
-    let interner = Interner::default();
     let max_batch = config.buffer.max_batch_spans.max(1);
     let mut origin: Option<u64> = None;
     let mut last_end = 0u64;
     let mut now = Duration::ZERO;
     let mut engine_time = Duration::ZERO;
     let wall_start = Instant::now();
-    for input in inputs {
-        let reader = SpanReader::open(input, &interner)?;
-        for batch in reader {
+    let (batches, received) = crossbeam_channel::bounded(READ_AHEAD);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_ahead(inputs, &batches));
+        // On an early return the receiver is dropped, and the reader stops at its next send.
+        for batch in received {
             let spans = batch?;
             if spans.is_empty() {
                 continue;
@@ -100,7 +109,8 @@ pub fn drive(
             engine_time += t0.elapsed();
             after(pipeline, now)?;
         }
-    }
+        Ok::<(), CliError>(())
+    })?;
     let span_time_seconds = match origin {
         Some(o) if last_end > o => (last_end - o) as f64 / 1e9,
         _ => 0.0,
@@ -110,6 +120,30 @@ pub fn drive(
         engine_time,
         span_time_seconds,
     })
+}
+
+/// Reads `inputs` in order into `batches`, one per OTLP request, until the first error (sent
+/// too) or until the receiver is gone.
+fn read_ahead(
+    inputs: &[PathBuf],
+    batches: &crossbeam_channel::Sender<Result<Vec<Span>, tailsift_otlp::ReadError>>,
+) {
+    let interner = Interner::default();
+    for input in inputs {
+        let reader = match SpanReader::open(input, &interner) {
+            Ok(reader) => reader,
+            Err(e) => {
+                let _ = batches.send(Err(e));
+                return;
+            }
+        };
+        for batch in reader {
+            let failed = batch.is_err();
+            if batches.send(batch).is_err() || failed {
+                return;
+            }
+        }
+    }
 }
 
 /// Moves the clock `decision_wait` past the end of the input (so traces are decided as they
