@@ -18,7 +18,7 @@
 //! - a message field given twice (prost merges the two) or two values in one `AnyValue`;
 //! - a `ResourceSpans` or `ScopeSpans` with no span (the conversion drops them);
 //! - the profiles-only `string_value_strindex` and `key_strindex`;
-//! - values nested more than 16 deep (arrays and key-value lists in one another).
+//! - values nested 16 levels deep or more (arrays and key-value lists in one another).
 
 use std::sync::Arc;
 
@@ -168,8 +168,7 @@ impl<'a> Fields<'a> {
     }
 
     fn take_array<const N: usize>(&mut self) -> Walked<[u8; N]> {
-        let bytes = self.take(N)?;
-        Ok(bytes.try_into().expect("took N bytes"))
+        self.take(N)?.try_into().map_err(|_| Declined)
     }
 }
 

@@ -13,6 +13,9 @@ use crate::convert::request_from_spans;
 use crate::read::Format;
 use crate::wire::encode_spans_length_delimited;
 
+/// The largest encoding buffer a [`SpanWriter`] keeps from one request to the next.
+const MAX_KEPT_BUFFER: usize = 4 << 20;
+
 /// A file of requests that could not be written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -105,6 +108,10 @@ impl<W: Write> SpanWriter<W> {
                 self.encoded.clear();
                 encode_spans_length_delimited(spans, &mut self.encoded);
                 let written = self.inner.write_all(&self.encoded);
+                if self.encoded.capacity() > MAX_KEPT_BUFFER {
+                    // One huge request does not keep its buffer for the rest of the file.
+                    self.encoded = Vec::new();
+                }
                 written.map_err(|source| self.io_error(source))
             }
         }
