@@ -224,6 +224,43 @@ fn once<'a>(slot: &mut Option<&'a [u8]>, payload: Payload<'a>) -> Walked<()> {
     }
 }
 
+/// A `ResourceSpans` or a `ScopeSpans`, which share one layout: field 1 the resource or the
+/// scope, 2 the scopes or the spans (repeated), 3 the schema URL. The head and the schema URL
+/// may follow the members on the wire (field order is free), and every member's origin holds
+/// them, so a first pass finds them.
+struct Group<'a> {
+    head: Option<&'a [u8]>,
+    schema_url: &'a str,
+    members: usize,
+}
+
+impl<'a> Group<'a> {
+    /// Declines a group without members, which the conversion drops.
+    fn read(bytes: &'a [u8]) -> Walked<Group<'a>> {
+        let mut group = Group {
+            head: None,
+            schema_url: "",
+            members: 0,
+        };
+        let mut fields = Fields::new(bytes);
+        while let Some((number, payload)) = fields.next()? {
+            match number {
+                1 => once(&mut group.head, payload)?,
+                2 => {
+                    payload.bytes()?;
+                    group.members += 1;
+                }
+                3 => group.schema_url = payload.string()?,
+                _ => {}
+            }
+        }
+        if group.members == 0 {
+            return Err(Declined);
+        }
+        Ok(group)
+    }
+}
+
 /// Which list an attribute is in, which says what goes through the interner, as in `convert`.
 #[derive(Clone, Copy)]
 enum List {
@@ -329,28 +366,10 @@ impl<'i> Walk<'i> {
         Ok(())
     }
 
-    /// One `ResourceSpans`. Its resource and schema URL may follow its scopes on the wire
-    /// (field order is free) and every span's origin holds them, so they are found first.
+    /// One `ResourceSpans`: its resource and schema URL first (see [`Group`]), then its scopes.
     fn resource_spans(&mut self, bytes: &[u8], out: &mut Vec<Span>) -> Walked<()> {
-        let mut resource = None;
-        let mut schema_url = "";
-        let mut scopes = 0usize;
-        let mut fields = Fields::new(bytes);
-        while let Some((number, payload)) = fields.next()? {
-            match number {
-                1 => once(&mut resource, payload)?,
-                2 => {
-                    payload.bytes()?;
-                    scopes += 1;
-                }
-                3 => schema_url = payload.string()?,
-                _ => {}
-            }
-        }
-        if scopes == 0 {
-            return Err(Declined);
-        }
-        let resource = Arc::new(self.resource(resource, schema_url)?);
+        let group = Group::read(bytes)?;
+        let resource = Arc::new(self.resource(group.head, group.schema_url)?);
         let mut fields = Fields::new(bytes);
         while let Some((number, payload)) = fields.next()? {
             if number == 2 {
@@ -366,29 +385,12 @@ impl<'i> Walk<'i> {
         resource: &Arc<Resource>,
         out: &mut Vec<Span>,
     ) -> Walked<()> {
-        let mut scope = None;
-        let mut schema_url = "";
-        let mut spans = 0usize;
-        let mut fields = Fields::new(bytes);
-        while let Some((number, payload)) = fields.next()? {
-            match number {
-                1 => once(&mut scope, payload)?,
-                2 => {
-                    payload.bytes()?;
-                    spans += 1;
-                }
-                3 => schema_url = payload.string()?,
-                _ => {}
-            }
-        }
-        if spans == 0 {
-            return Err(Declined);
-        }
+        let group = Group::read(bytes)?;
         let origin = Arc::new(Origin {
             resource: Arc::clone(resource),
-            scope: self.scope(scope, schema_url)?,
+            scope: self.scope(group.head, group.schema_url)?,
         });
-        out.reserve(spans);
+        out.reserve(group.members);
         let mut fields = Fields::new(bytes);
         while let Some((number, payload)) = fields.next()? {
             if number == 2 {
