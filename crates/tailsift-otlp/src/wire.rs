@@ -52,7 +52,9 @@ pub enum ProtobufError {
 /// [`spans_from_request`](crate::spans_from_request) of the request prost decodes from
 /// `bytes`, in a fraction of the allocations (see the [module](self) docs).
 ///
-/// For a collector that receives OTLP/HTTP with a protobuf body, or reads a capture.
+/// For a collector that receives OTLP/HTTP with a protobuf body, or reads a capture. A gRPC
+/// receiver gets the same from a `tonic` codec whose decoder hands over the message's bytes
+/// instead of decoding them with prost.
 ///
 /// ```
 /// use tailsift_otlp::prost::Message;
