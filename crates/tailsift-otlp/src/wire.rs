@@ -15,7 +15,8 @@
 //! - malformed bytes (a bad varint, a length past the end, invalid UTF-8, a group, a field of
 //!   the wrong wire type);
 //! - an id of the wrong length;
-//! - a message field given twice (prost merges the two) or two values in one `AnyValue`;
+//! - a message field given twice (prost merges the two), an attribute's key given twice
+//!   (prost checks the UTF-8 of both), or two values in one `AnyValue`;
 //! - a `ResourceSpans` or `ScopeSpans` with no span (the conversion drops them);
 //! - the profiles-only `string_value_strindex` and `key_strindex`;
 //! - values nested 16 levels deep or more (arrays and key-value lists in one another).
@@ -218,7 +219,8 @@ impl<'a> Payload<'a> {
     }
 }
 
-/// Sets `slot` to a message field's bytes, declining a second occurrence (prost merges them).
+/// Sets `slot` to a field's bytes, declining a second occurrence (prost merges two messages,
+/// and checks a string's UTF-8 every time it is given).
 fn once<'a>(slot: &mut Option<&'a [u8]>, payload: Payload<'a>) -> Walked<()> {
     match slot.replace(payload.bytes()?) {
         None => Ok(()),
@@ -572,13 +574,15 @@ impl<'i> Walk<'i> {
     /// One `KeyValue` of `list`. Its value is read once its key is known: the key may follow
     /// it on the wire.
     fn key_value(&mut self, bytes: &[u8], list: List, depth: usize) -> Walked<KeyValue> {
-        let mut key: &[u8] = &[];
+        let mut key = None;
         let mut value = None;
         let mut key_strindex = 0;
         let mut fields = Fields::new(bytes);
         while let Some((number, payload)) = fields.next()? {
             match number {
-                1 => key = payload.bytes()?,
+                // Its UTF-8 is checked once the key is known to be the last: a key given twice
+                // is declined, since prost checks the first one too.
+                1 => once(&mut key, payload)?,
                 2 => once(&mut value, payload)?,
                 3 => key_strindex = payload.int32()?,
                 _ => {}
@@ -587,6 +591,7 @@ impl<'i> Walk<'i> {
         if key_strindex != 0 {
             return Err(Declined);
         }
+        let key = key.unwrap_or_default();
         let key = match list {
             List::Origin | List::Span => self.intern(key)?,
             List::Nested => Str::from(std::str::from_utf8(key).map_err(|_| Declined)?),

@@ -300,6 +300,22 @@ fn what_prost_would_merge_is_left_to_prost() {
 }
 
 #[test]
+fn a_key_given_twice_is_left_to_prost_which_checks_both() {
+    // Found by the `otlp_wire` fuzz target: the first key is not UTF-8, the second is, and
+    // prost rejects the message for the first.
+    for first in [&b"\xff"[..], b"shadowed"] {
+        let kv = [
+            field(1, first),
+            field(1, b"k"),
+            field(2, &string_value("v").encode_to_vec()),
+        ]
+        .concat();
+        let span = [valid_span().encode_to_vec(), field(9, &kv)].concat();
+        assert_declined_as_prost(&request_of_fields(&[field(2, &field(2, &span))]));
+    }
+}
+
+#[test]
 fn resources_and_scopes_without_spans_are_left_to_convert() {
     let empty_scope = ScopeSpans::default();
     let full_scope = ScopeSpans {
