@@ -10,8 +10,15 @@ use tailsift_otlp::{
     encode_spans, request_from_spans, spans_from_protobuf, spans_from_request, Interner,
 };
 
+/// One interner for the whole run, as a pipeline keeps one: interned strings are immortal, so
+/// one per input would grow the process until the fuzzer's memory limit stops it.
+fn interner() -> &'static Interner {
+    static INTERNER: std::sync::OnceLock<Interner> = std::sync::OnceLock::new();
+    INTERNER.get_or_init(Interner::default)
+}
+
 fuzz_target!(|data: &[u8]| {
-    let interner = Interner::default();
+    let interner = interner();
     let walked = spans_from_protobuf(data, &interner).map_err(|e| e.to_string());
     let by_prost = match ExportTraceServiceRequest::decode(data) {
         Ok(request) => spans_from_request(&request, &interner)
