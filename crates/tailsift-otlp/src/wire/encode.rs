@@ -36,6 +36,18 @@ pub fn encode_spans_length_delimited(spans: &[Span], out: &mut Vec<u8>) {
     Writer { out }.prefixed(|w| encode_spans(spans, w.out));
 }
 
+/// `value` as a varint, in `buf`.
+fn varint(mut value: u64, buf: &mut [u8; 10]) -> &[u8] {
+    let mut n = 0;
+    while value >= 0x80 {
+        buf[n] = value as u8 | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    buf[n] = value as u8;
+    &buf[..=n]
+}
+
 struct Writer<'o> {
     out: &'o mut Vec<u8>,
 }
@@ -47,12 +59,8 @@ const LEN: u32 = 2;
 const FIXED32: u32 = 5;
 
 impl Writer<'_> {
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.out.push(value as u8 | 0x80);
-            value >>= 7;
-        }
-        self.out.push(value as u8);
+    fn varint(&mut self, value: u64) {
+        self.out.extend_from_slice(varint(value, &mut [0; 10]));
     }
 
     fn key(&mut self, number: u32, wire_type: u32) {
@@ -68,17 +76,9 @@ impl Writer<'_> {
         if len < 0x80 {
             self.out[start] = len as u8;
         } else {
-            let mut prefix = [0u8; 10];
-            let mut n = 0;
-            let mut rest = len;
-            while rest >= 0x80 {
-                prefix[n] = rest as u8 | 0x80;
-                rest >>= 7;
-                n += 1;
-            }
-            prefix[n] = rest as u8;
-            self.out
-                .splice(start..start + 1, prefix[..=n].iter().copied());
+            let mut buf = [0; 10];
+            let prefix = varint(len as u64, &mut buf);
+            self.out.splice(start..start + 1, prefix.iter().copied());
         }
     }
 
