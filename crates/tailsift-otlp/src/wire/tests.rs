@@ -1,5 +1,6 @@
-//! The walk against prost and `convert`: it takes what encoders write and gives the same spans;
-//! what it declines, and any damage to the bytes, ends as prost and `convert` end it.
+//! The walk and the encoder against prost and `convert`. The walk takes what encoders write
+//! and gives the same spans; what it declines, and any damage to the bytes, ends as prost and
+//! `convert` end it. The encoder writes prost's bytes.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
