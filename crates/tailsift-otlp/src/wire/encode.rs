@@ -60,7 +60,12 @@ const FIXED32: u32 = 5;
 
 impl Writer<'_> {
     fn varint(&mut self, value: u64) {
-        self.out.extend_from_slice(varint(value, &mut [0; 10]));
+        // Most are one byte: keys, short lengths, small counts.
+        if value < 0x80 {
+            self.out.push(value as u8);
+        } else {
+            self.out.extend_from_slice(varint(value, &mut [0; 10]));
+        }
     }
 
     fn key(&mut self, number: u32, wire_type: u32) {
