@@ -608,6 +608,23 @@ impl<'i> Walk<'i> {
         Ok(KeyValue { key, value })
     }
 
+    /// The elements of an `ArrayValue` or a `KeyValueList` (field 1, repeated), each read by
+    /// `item`.
+    fn list<T>(
+        &mut self,
+        bytes: &[u8],
+        mut item: impl FnMut(&mut Self, &[u8]) -> Walked<T>,
+    ) -> Walked<Vec<T>> {
+        let mut items = Vec::new();
+        let mut fields = Fields::new(bytes);
+        while let Some((number, payload)) = fields.next()? {
+            if number == 1 {
+                items.push(item(self, payload.bytes()?)?);
+            }
+        }
+        Ok(items)
+    }
+
     fn any_value(&mut self, bytes: &[u8], intern: Intern<'_>, depth: usize) -> Walked<Value> {
         if depth >= MAX_DEPTH {
             return Err(Declined);
@@ -629,34 +646,12 @@ impl<'i> Walk<'i> {
                 2 => Value::Bool(payload.varint()? != 0),
                 3 => Value::Int(payload.varint()? as i64),
                 4 => Value::Double(f64::from_bits(payload.fixed64()?)),
-                5 => {
-                    let mut values = Vec::new();
-                    let mut items = Fields::new(payload.bytes()?);
-                    while let Some((number, payload)) = items.next()? {
-                        if number == 1 {
-                            values.push(self.any_value(
-                                payload.bytes()?,
-                                Intern::None,
-                                depth + 1,
-                            )?);
-                        }
-                    }
-                    Value::Array(Arc::new(values))
-                }
-                6 => {
-                    let mut values = Vec::new();
-                    let mut items = Fields::new(payload.bytes()?);
-                    while let Some((number, payload)) = items.next()? {
-                        if number == 1 {
-                            values.push(self.key_value(
-                                payload.bytes()?,
-                                List::Nested,
-                                depth + 1,
-                            )?);
-                        }
-                    }
-                    Value::KvList(Arc::new(values))
-                }
+                5 => Value::Array(Arc::new(self.list(payload.bytes()?, |walk, item| {
+                    walk.any_value(item, Intern::None, depth + 1)
+                })?)),
+                6 => Value::KvList(Arc::new(self.list(payload.bytes()?, |walk, item| {
+                    walk.key_value(item, List::Nested, depth + 1)
+                })?)),
                 7 => Value::Bytes(Arc::new(payload.bytes()?.to_vec())),
                 // The profiles-only `string_value_strindex`: `convert` warns of it.
                 8 => return Err(Declined),
