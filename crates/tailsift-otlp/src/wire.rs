@@ -57,13 +57,17 @@ pub enum ProtobufError {
 /// receiver gets the same from a `tonic` codec whose decoder hands over the message's bytes
 /// instead of decoding them with prost.
 ///
+/// Pass every request the same `interner`, kept for the life of the pipeline: the strings it
+/// interns are never freed (see [`Interner`]), so one per request would only grow.
+///
 /// ```
 /// use tailsift_otlp::prost::Message;
 /// use tailsift_otlp::{request_from_spans, spans_from_protobuf, Interner};
 ///
+/// let interner = Interner::default(); // one for the pipeline
 /// let span = tailsift::Span { name: "GET /cart".into(), ..tailsift::Span::default() };
-/// let bytes = request_from_spans(&[span.clone()]).encode_to_vec();
-/// assert_eq!(spans_from_protobuf(&bytes, &Interner::default())?, vec![span]);
+/// let body = request_from_spans(&[span.clone()]).encode_to_vec();
+/// assert_eq!(spans_from_protobuf(&body, &interner)?, vec![span]);
 /// # Ok::<(), tailsift_otlp::ProtobufError>(())
 /// ```
 pub fn spans_from_protobuf(bytes: &[u8], interner: &Interner) -> Result<Vec<Span>, ProtobufError> {
