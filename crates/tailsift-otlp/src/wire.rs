@@ -209,7 +209,7 @@ impl<'a> Payload<'a> {
     }
 
     fn string(self) -> Walked<&'a str> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| Declined)
+        utf8(self.bytes()?)
     }
 
     /// An `int32` or enum field: prost keeps the varint's low 32 bits.
@@ -221,6 +221,20 @@ impl<'a> Payload<'a> {
     fn uint32(self) -> Walked<u32> {
         Ok(self.varint()? as u32)
     }
+}
+
+/// Gives back the room a list built by pushing holds beyond its length, as `convert`'s lists,
+/// collected at their exact length, hold none: a buffered span keeps its lists (one event
+/// pushed into an empty vector holds room for four).
+fn exact<T>(list: &mut Vec<T>) {
+    if list.capacity() > list.len() {
+        list.shrink_to_fit();
+    }
+}
+
+/// A string field's bytes as the `str` prost would make of them.
+fn utf8(bytes: &[u8]) -> Walked<&str> {
+    std::str::from_utf8(bytes).map_err(|_| Declined)
 }
 
 /// Sets `slot` to a field's bytes, declining a second occurrence (prost merges two messages,
@@ -355,9 +369,7 @@ impl<'i> Walk<'i> {
                 return Ok(found.clone());
             }
         }
-        let fresh = self
-            .interner
-            .intern(std::str::from_utf8(bytes).map_err(|_| Declined)?);
+        let fresh = self.interner.intern(utf8(bytes)?);
         if fresh.is_immortal() {
             *slot = Some(fresh.clone());
         }
@@ -427,6 +439,8 @@ impl<'i> Walk<'i> {
                 _ => {}
             }
         }
+        exact(&mut resource.attributes);
+        exact(&mut resource.entity_refs);
         Ok(resource)
     }
 
@@ -442,6 +456,8 @@ impl<'i> Walk<'i> {
                 _ => {}
             }
         }
+        exact(&mut entity.id_keys);
+        exact(&mut entity.description_keys);
         Ok(entity)
     }
 
@@ -462,6 +478,7 @@ impl<'i> Walk<'i> {
                 _ => {}
             }
         }
+        exact(&mut scope.attributes);
         Ok(scope)
     }
 
@@ -511,6 +528,8 @@ impl<'i> Walk<'i> {
                 _ => {}
             }
         }
+        exact(&mut extra.events);
+        exact(&mut extra.links);
         Ok(Span {
             trace_id: TraceId(trace_id.try_into().map_err(|_| Declined)?),
             span_id: SpanId(span_id.try_into().map_err(|_| Declined)?),
@@ -549,6 +568,7 @@ impl<'i> Walk<'i> {
                 _ => {}
             }
         }
+        exact(&mut event.attributes);
         Ok(event)
     }
 
@@ -572,6 +592,7 @@ impl<'i> Walk<'i> {
         }
         link.trace_id = TraceId(trace_id.try_into().map_err(|_| Declined)?);
         link.span_id = SpanId(span_id.try_into().map_err(|_| Declined)?);
+        exact(&mut link.attributes);
         Ok(link)
     }
 
@@ -598,7 +619,7 @@ impl<'i> Walk<'i> {
         let key = key.unwrap_or_default();
         let key = match list {
             List::Origin | List::Span => self.intern(key)?,
-            List::Nested => Str::from(std::str::from_utf8(key).map_err(|_| Declined)?),
+            List::Nested => Str::from(utf8(key)?),
         };
         let intern = match list {
             List::Origin => Intern::All,
@@ -626,6 +647,7 @@ impl<'i> Walk<'i> {
                 items.push(item(self, payload.bytes()?)?);
             }
         }
+        exact(&mut items);
         Ok(items)
     }
 

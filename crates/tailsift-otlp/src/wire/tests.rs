@@ -588,3 +588,54 @@ fn encoding_writes_long_messages_nan_and_negative_values_as_prost_does() {
     encode_spans_length_delimited(&[], &mut none);
     assert_eq!(none, [0]);
 }
+
+#[test]
+fn lists_are_as_long_as_their_contents_as_convert_makes_them() {
+    // A buffered span keeps its lists: room beyond their length is memory held for nothing
+    // (one exception event in a vector grown by pushing holds room for four).
+    let event = opentelemetry_proto::tonic::trace::v1::span::Event {
+        name: "exception".into(),
+        attributes: vec![
+            attribute("exception.type", string_value("java.io.IOException")),
+            attribute("exception.message", string_value("connection reset")),
+            attribute(
+                "exception.stacktrace",
+                string_value("at Foo.bar(Foo.java:1)"),
+            ),
+        ],
+        ..Default::default()
+    };
+    let link = opentelemetry_proto::tonic::trace::v1::span::Link {
+        trace_id: vec![3; 16],
+        span_id: vec![4; 8],
+        attributes: vec![attribute("a", string_value("b"))],
+        ..Default::default()
+    };
+    let array = AnyValue {
+        value: Some(any_value::Value::ArrayValue(ArrayValue {
+            values: vec![string_value("x")],
+        })),
+    };
+    let bytes = one_span(ProtoSpan {
+        events: vec![event],
+        links: vec![link],
+        attributes: vec![attribute("list", array)],
+        ..valid_span()
+    });
+    assert_walked_as_prost(&bytes);
+    let spans = walked(&bytes, &Interner::default()).unwrap();
+    let extra = spans[0].extra.as_ref().expect("events and links");
+    assert_eq!(extra.events.capacity(), 1);
+    assert_eq!(extra.events[0].attributes.capacity(), 3);
+    assert_eq!(extra.links.capacity(), 1);
+    assert_eq!(extra.links[0].attributes.capacity(), 1);
+    let Value::Array(values) = &spans[0].attributes[0].value else {
+        panic!("an array")
+    };
+    assert_eq!(values.capacity(), 1);
+    // What convert makes, for comparison.
+    let by_convert = by_prost(&bytes, &Interner::default()).unwrap();
+    let converted = by_convert[0].extra.as_ref().unwrap();
+    assert_eq!(converted.events.capacity(), 1);
+    assert_eq!(converted.events[0].attributes.capacity(), 3);
+}
