@@ -37,7 +37,7 @@
 //! Span names, event names, attribute keys and every string of resources and scopes
 //! (including their attribute values: `service.name` and friends) go through the caller's
 //! [`Interner`], so a buffer of a million spans holds one copy of each. String values of at
-//! most [`Text::INLINE_CAPACITY`] bytes (most of them: methods, codes, systems, tiers) are held
+//! most [`Text::INLINE_CAPACITY`](tailsift::Text::INLINE_CAPACITY) bytes (most of them: methods, codes, systems, tiers) are held
 //! in place in the attribute, with no allocation of their own. Longer span, event and link
 //! attribute values are interned when the semantic conventions make their key's values
 //! low-cardinality (`http.route`, `rpc.service`, `db.collection.name`, `error.type`, …:
@@ -56,8 +56,10 @@ use opentelemetry_proto::tonic::trace::v1 as trace;
 use tailsift::span::EntityRef;
 use tailsift::{
     Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind,
-    StatusCode, Str, Text, TraceId, Value,
+    StatusCode, Str, TraceId, Value,
 };
+
+use crate::strings::{Intern, List};
 
 /// A message that cannot become engine spans.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -349,7 +351,7 @@ impl Reader<'_> {
             };
         };
         Resource {
-            attributes: self.attributes(&r.attributes, true),
+            attributes: self.attributes(&r.attributes, List::Origin),
             dropped_attributes_count: r.dropped_attributes_count,
             schema_url: self.interner.intern(schema_url),
             entity_refs: r
@@ -380,7 +382,7 @@ impl Reader<'_> {
         Scope {
             name: self.interner.intern(&s.name),
             version: self.interner.intern(&s.version),
-            attributes: self.attributes(&s.attributes, true),
+            attributes: self.attributes(&s.attributes, List::Origin),
             dropped_attributes_count: s.dropped_attributes_count,
             schema_url,
         }
@@ -405,7 +407,7 @@ impl Reader<'_> {
                 trace_id: trace_id(&l.trace_id, || path.field(&format!("links[{li}].trace_id")))?,
                 span_id: span_id(&l.span_id, || path.field(&format!("links[{li}].span_id")))?,
                 trace_state: Str::from(l.trace_state.as_str()),
-                attributes: self.attributes(&l.attributes, false),
+                attributes: self.attributes(&l.attributes, List::Span),
                 dropped_attributes_count: l.dropped_attributes_count,
                 flags: l.flags,
             });
@@ -420,7 +422,7 @@ impl Reader<'_> {
                 .map(|e| Event {
                     time_unix_nano: e.time_unix_nano,
                     name: self.interner.intern(&e.name),
-                    attributes: self.attributes(&e.attributes, false),
+                    attributes: self.attributes(&e.attributes, List::Span),
                     dropped_attributes_count: e.dropped_attributes_count,
                 })
                 .collect(),
@@ -439,28 +441,24 @@ impl Reader<'_> {
             start_time_unix_nano: s.start_time_unix_nano,
             end_time_unix_nano: s.end_time_unix_nano,
             // Collected from a slice's exact length, so boxing it does not reallocate.
-            attributes: self.attributes(&s.attributes, false).into_boxed_slice(),
+            attributes: self
+                .attributes(&s.attributes, List::Span)
+                .into_boxed_slice(),
             status_code,
             extra: extra.boxed_unless_empty(),
             origin: Arc::clone(origin),
         })
     }
 
-    /// Top-level attributes: keys interned; string values too where `intern_values` (resource
-    /// and scope attributes, which are few and repeat across requests), and otherwise those of
-    /// keys whose values are low-cardinality ([`Interner::attribute_value`]).
-    fn attributes(&mut self, kvs: &[common::KeyValue], intern_values: bool) -> Vec<KeyValue> {
+    /// Top-level attributes of `list`: keys interned, and string values as the list's rule
+    /// says ([`List`]).
+    fn attributes(&mut self, kvs: &[common::KeyValue], list: List) -> Vec<KeyValue> {
         kvs.iter()
             .map(|kv| {
                 self.note_key_strindex(kv);
-                let intern = if intern_values {
-                    Intern::All
-                } else {
-                    Intern::ByKey(&kv.key)
-                };
                 KeyValue {
                     key: self.interner.intern(&kv.key),
-                    value: self.value(kv.value.as_ref(), intern),
+                    value: self.value(kv.value.as_ref(), list.values(&kv.key)),
                 }
             })
             .collect()
@@ -478,12 +476,8 @@ impl Reader<'_> {
             return Value::Empty;
         };
         match v {
-            // A short value is held in place ([`Text`]): no allocation, nothing to intern.
-            V::StringValue(s) => Value::Str(match intern {
-                Intern::All if s.len() > Text::INLINE_CAPACITY => self.interner.intern(s).into(),
-                Intern::ByKey(key) => self.interner.attribute_value(key, s),
-                _ => Text::from(s.as_str()),
-            }),
+            // A short value is held in place (a `Text`): no allocation, nothing to intern.
+            V::StringValue(s) => Value::Str(intern.text(self.interner, s)),
             V::BoolValue(b) => Value::Bool(*b),
             V::IntValue(i) => Value::Int(*i),
             V::DoubleValue(d) => Value::Double(*d),
@@ -512,17 +506,6 @@ impl Reader<'_> {
             }
         }
     }
-}
-
-/// Which string values of an attribute list go through the interner.
-#[derive(Clone, Copy)]
-enum Intern<'a> {
-    /// Every one too long to be held in place (resources and scopes).
-    All,
-    /// Those of key `.0` if its values are low-cardinality (a span's, event's or link's).
-    ByKey(&'a str),
-    /// None (values nested in arrays and key-value lists).
-    None,
 }
 
 fn trace_id(bytes: &[u8], field: impl FnOnce() -> String) -> Result<TraceId, ConvertError> {

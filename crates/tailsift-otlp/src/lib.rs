@@ -41,6 +41,7 @@
 pub mod convert;
 pub mod json;
 mod read;
+mod strings;
 pub mod wire;
 mod write;
 

@@ -28,10 +28,11 @@ use prost::Message;
 use tailsift::span::EntityRef;
 use tailsift::{
     Event, Interner, KeyValue, Link, Origin, Resource, Scope, Span, SpanExtra, SpanId, SpanKind,
-    StatusCode, Str, Text, TraceId, Value,
+    StatusCode, Str, TraceId, Value,
 };
 
 use crate::convert::{append_spans, ConvertError};
+use crate::strings::{exact, Intern, List, Recent};
 
 mod encode;
 
@@ -223,15 +224,6 @@ impl<'a> Payload<'a> {
     }
 }
 
-/// Gives back the room a list built by pushing holds beyond its length, as `convert`'s lists,
-/// collected at their exact length, hold none: a buffered span keeps its lists (one event
-/// pushed into an empty vector holds room for four).
-fn exact<T>(list: &mut Vec<T>) {
-    if list.capacity() > list.len() {
-        list.shrink_to_fit();
-    }
-}
-
 /// A string field's bytes as the `str` prost would make of them.
 fn utf8(bytes: &[u8]) -> Walked<&str> {
     std::str::from_utf8(bytes).map_err(|_| Declined)
@@ -283,31 +275,6 @@ impl<'a> Group<'a> {
     }
 }
 
-/// Which list an attribute is in, which says what goes through the interner, as in `convert`.
-#[derive(Clone, Copy)]
-enum List {
-    /// A resource's or a scope's: the key, and every string value too long to be held in place
-    /// (they are few, and repeat across requests).
-    Origin,
-    /// A span's, an event's or a link's: the key, and a long string value if its key's values
-    /// are low-cardinality ([`Interner::attribute_value`]).
-    Span,
-    /// A key-value list nested in a value: nothing.
-    Nested,
-}
-
-/// How [`Walk::any_value`] holds a string value.
-#[derive(Clone, Copy)]
-enum Intern<'a> {
-    /// Interned if too long to be held in place.
-    All,
-    /// Interned if too long to be held in place and the values of key `.0` are
-    /// low-cardinality.
-    ByKey(&'a str),
-    /// Never interned.
-    None,
-}
-
 /// The walk over one request: the interner, the strings it gave last, and the span
 /// attributes' buffer, reused from span to span so that each span's list is allocated once at
 /// its exact length.
@@ -315,38 +282,6 @@ struct Walk<'i> {
     interner: &'i Interner,
     recent: Recent,
     attributes: Vec<KeyValue>,
-}
-
-/// The interned strings a walk was given last, one per slot, found by their bytes: the keys
-/// and names of one request repeat span after span, and a string found here costs neither its
-/// UTF-8 check (the bytes equal a `str`'s) nor the interner's lock and hash.
-struct Recent {
-    slots: [Option<Str>; Recent::SLOTS],
-}
-
-impl Recent {
-    const SLOTS: usize = 64;
-
-    fn new() -> Recent {
-        Recent {
-            slots: [const { None }; Recent::SLOTS],
-        }
-    }
-
-    /// The slot of `bytes`: from its length and its first and last eight bytes, which tell
-    /// apart the keys of one namespace (`http.request.method`, `http.response.status_code`).
-    #[inline]
-    fn slot(bytes: &[u8]) -> usize {
-        let n = bytes.len();
-        let key = if n >= 8 {
-            let head: [u8; 8] = bytes[..8].try_into().unwrap_or_default();
-            let tail: [u8; 8] = bytes[n - 8..].try_into().unwrap_or_default();
-            u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29)
-        } else {
-            bytes.iter().fold(0, |key, &b| key << 8 | u64::from(b))
-        } ^ n as u64;
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - Recent::SLOTS.trailing_zeros())) as usize
-    }
 }
 
 impl<'i> Walk<'i> {
@@ -358,22 +293,13 @@ impl<'i> Walk<'i> {
         }
     }
 
-    /// A string field's `bytes` interned: the string the walk was given last for them, or
-    /// the interner's, then remembered if the interner holds it (a copy of its own is not worth
-    /// a slot).
+    /// A string field's `bytes` interned, through the walk's memory of the strings it was given
+    /// last.
     #[inline]
     fn intern(&mut self, bytes: &[u8]) -> Walked<Str> {
-        let slot = &mut self.recent.slots[Recent::slot(bytes)];
-        if let Some(found) = slot {
-            if found.as_str().as_bytes() == bytes {
-                return Ok(found.clone());
-            }
-        }
-        let fresh = self.interner.intern(utf8(bytes)?);
-        if fresh.is_immortal() {
-            *slot = Some(fresh.clone());
-        }
-        Ok(fresh)
+        let interner = self.interner;
+        self.recent
+            .get_or_intern(bytes, || Ok(interner.intern(utf8(bytes)?)))
     }
 
     fn request(&mut self, bytes: &[u8], out: &mut Vec<Span>) -> Walked<()> {
@@ -617,15 +543,12 @@ impl<'i> Walk<'i> {
             return Err(Declined);
         }
         let key = key.unwrap_or_default();
-        let key = match list {
-            List::Origin | List::Span => self.intern(key)?,
-            List::Nested => Str::from(utf8(key)?),
+        let key = if list.interns_keys() {
+            self.intern(key)?
+        } else {
+            Str::from(utf8(key)?)
         };
-        let intern = match list {
-            List::Origin => Intern::All,
-            List::Span => Intern::ByKey(key.as_str()),
-            List::Nested => Intern::None,
-        };
+        let intern = list.values(key.as_str());
         let value = match value {
             Some(bytes) => self.any_value(bytes, intern, depth)?,
             None => Value::Empty,
@@ -659,16 +582,7 @@ impl<'i> Walk<'i> {
         let mut fields = Fields::new(bytes);
         while let Some((number, payload)) = fields.next()? {
             let v = match number {
-                1 => {
-                    let s = payload.string()?;
-                    Value::Str(match intern {
-                        Intern::All if s.len() > Text::INLINE_CAPACITY => {
-                            self.interner.intern(s).into()
-                        }
-                        Intern::ByKey(key) => self.interner.attribute_value(key, s),
-                        _ => Text::from(s),
-                    })
-                }
+                1 => Value::Str(intern.text(self.interner, payload.string()?)),
                 2 => Value::Bool(payload.varint()? != 0),
                 3 => Value::Int(payload.varint()? as i64),
                 4 => Value::Double(f64::from_bits(payload.fixed64()?)),

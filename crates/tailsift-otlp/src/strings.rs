@@ -1,0 +1,127 @@
+//! How the readers hold the strings they read, shared by [`convert`](crate::convert), the
+//! protobuf walk ([`wire`](crate::wire)) and the OTLP/JSON walk ([`json`](crate::json)), so
+//! that all three make the same spans: which string values go through the interner, the
+//! interned strings a walk was given last, and lists without spare room.
+
+use tailsift::{Interner, Str, Text};
+
+/// Which list an attribute is in, which says what goes through the interner.
+#[derive(Clone, Copy)]
+pub(crate) enum List {
+    /// A resource's or a scope's: the key, and every string value too long to be held in place
+    /// (they are few, and repeat across requests).
+    Origin,
+    /// A span's, an event's or a link's: the key, and a long string value if its key's values
+    /// are low-cardinality ([`Interner::attribute_value`]).
+    Span,
+    /// A key-value list nested in a value: nothing.
+    Nested,
+}
+
+impl List {
+    /// Whether the list's keys are interned.
+    pub(crate) fn interns_keys(self) -> bool {
+        !matches!(self, List::Nested)
+    }
+
+    /// How the value of the attribute with key `key` is held.
+    pub(crate) fn values(self, key: &str) -> Intern<'_> {
+        match self {
+            List::Origin => Intern::All,
+            List::Span => Intern::ByKey(key),
+            List::Nested => Intern::None,
+        }
+    }
+}
+
+/// Which string values go through the interner.
+#[derive(Clone, Copy)]
+pub(crate) enum Intern<'a> {
+    /// Every one too long to be held in place (resources and scopes).
+    All,
+    /// Those of key `.0`, if its values are low-cardinality (a span's, an event's or a link's
+    /// attributes).
+    ByKey(&'a str),
+    /// None (values nested in arrays and key-value lists).
+    None,
+}
+
+impl Intern<'_> {
+    /// The string value `s`, held by this rule: in place if short enough
+    /// ([`Text::INLINE_CAPACITY`]), else interned or a copy of its own.
+    pub(crate) fn text(self, interner: &Interner, s: &str) -> Text {
+        match self {
+            Intern::All if s.len() > Text::INLINE_CAPACITY => interner.intern(s).into(),
+            Intern::ByKey(key) => interner.attribute_value(key, s),
+            _ => Text::from(s),
+        }
+    }
+}
+
+/// The interned strings a walk was given last, one per slot, found by their bytes: the keys
+/// and names of one request repeat span after span, and a string found here costs neither its
+/// UTF-8 check (the bytes equal a `str`'s) nor the interner's lock and hash.
+pub(crate) struct Recent {
+    slots: [Option<Str>; Recent::SLOTS],
+}
+
+impl Recent {
+    const SLOTS: usize = 64;
+
+    pub(crate) fn new() -> Recent {
+        Recent {
+            slots: [const { None }; Recent::SLOTS],
+        }
+    }
+
+    /// The interned string for `bytes`: the one remembered for them, or `fresh()`'s, then
+    /// remembered if the interner holds it (a copy of its own is not worth a slot).
+    #[inline]
+    pub(crate) fn get_or_intern<E>(
+        &mut self,
+        bytes: &[u8],
+        fresh: impl FnOnce() -> Result<Str, E>,
+    ) -> Result<Str, E> {
+        let slot = &mut self.slots[Recent::slot(bytes)];
+        if let Some(found) = slot {
+            if found.as_str().as_bytes() == bytes {
+                return Ok(found.clone());
+            }
+        }
+        let fresh = fresh()?;
+        if fresh.is_immortal() {
+            *slot = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// Whether no string is remembered.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+
+    /// The slot of `bytes`: from its length and its first and last eight bytes, which tell
+    /// apart the keys of one namespace (`http.request.method`, `http.response.status_code`).
+    #[inline]
+    pub(crate) fn slot(bytes: &[u8]) -> usize {
+        let n = bytes.len();
+        let key = if n >= 8 {
+            let head: [u8; 8] = bytes[..8].try_into().unwrap_or_default();
+            let tail: [u8; 8] = bytes[n - 8..].try_into().unwrap_or_default();
+            u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29)
+        } else {
+            bytes.iter().fold(0, |key, &b| key << 8 | u64::from(b))
+        } ^ n as u64;
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - Recent::SLOTS.trailing_zeros())) as usize
+    }
+}
+
+/// Gives back the room a list built by pushing holds beyond its length, as `convert`'s lists,
+/// collected at their exact length, hold none: a buffered span keeps its lists (one event
+/// pushed into an empty vector holds room for four).
+pub(crate) fn exact<T>(list: &mut Vec<T>) {
+    if list.capacity() > list.len() {
+        list.shrink_to_fit();
+    }
+}
