@@ -1,9 +1,11 @@
-//! OTLP protobuf and engine spans. Decoding requests into spans, as `tailsift replay` and a
-//! collector's OTLP receiver do: prost's messages converted (`spans_from_request`), against the
-//! walk over the bytes (`spans_from_protobuf`). Encoding spans into requests, as an exporter of
-//! kept spans does: converted to prost's messages and encoded, against `encode_spans`. The
-//! requests are the mission's first batches, one request per batch as `tailsift demo --export`
-//! writes them; one interner serves every iteration, as one serves a pipeline.
+//! OTLP protobuf, OTLP/JSON and engine spans. Decoding requests into spans, as `tailsift replay`
+//! and a collector's OTLP receiver do: prost's messages converted (`spans_from_request`), against
+//! the walk over the bytes (`spans_from_protobuf`); for OTLP/JSON, the mirror types' messages
+//! converted, against the JSON walk (`json::spans_from_slice`). Encoding spans into requests, as
+//! an exporter of kept spans does: converted to prost's messages and encoded, against
+//! `encode_spans`. The requests are the mission's first batches, one request per batch as
+//! `tailsift demo --export` writes them; one interner serves every iteration, as one serves a
+//! pipeline.
 
 use std::hint::black_box;
 
@@ -11,7 +13,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tailsift::Interner;
 use tailsift_otlp::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tailsift_otlp::prost::Message;
-use tailsift_otlp::{encode_spans, request_from_spans, spans_from_protobuf, spans_from_request};
+use tailsift_otlp::{
+    encode_spans, json, request_from_spans, spans_from_protobuf, spans_from_request,
+};
 use tailsift_traffic::Workload;
 
 mod common;
@@ -24,6 +28,7 @@ fn decode(c: &mut Criterion) {
         .expect("a built-in workload")
         .with_seed(7);
     let mut requests = Vec::new();
+    let mut lines = Vec::new();
     let mut batches = Vec::new();
     let mut spans = 0;
     for batch in workload.traffic().expect("a valid workload") {
@@ -31,7 +36,9 @@ fn decode(c: &mut Criterion) {
             continue;
         }
         spans += batch.spans.len();
-        requests.push(request_from_spans(&batch.spans).encode_to_vec());
+        let request = request_from_spans(&batch.spans);
+        requests.push(request.encode_to_vec());
+        lines.push(json::to_string(&request));
         batches.push(batch.spans);
         if spans >= SPANS {
             break;
@@ -62,6 +69,37 @@ fn decode(c: &mut Criterion) {
             let mut decoded = 0;
             for bytes in &requests {
                 decoded += spans_from_protobuf(black_box(bytes), &interner)
+                    .expect("a valid request")
+                    .len();
+            }
+            black_box(decoded)
+        })
+    });
+    group.finish();
+
+    let json_bytes: usize = lines.iter().map(String::len).sum();
+    let mut group = c.benchmark_group(format!(
+        "otlp_json_decode_{spans}_spans_{}_requests_{json_bytes}_bytes",
+        lines.len()
+    ));
+    group.throughput(Throughput::Elements(spans as u64));
+    group.bench_function("mirror_then_convert", |b| {
+        b.iter(|| {
+            let mut decoded = 0;
+            for line in &lines {
+                let request = json::from_str(black_box(line)).expect("a valid request");
+                decoded += spans_from_request(&request, &interner)
+                    .expect("valid ids")
+                    .len();
+            }
+            black_box(decoded)
+        })
+    });
+    group.bench_function("walk", |b| {
+        b.iter(|| {
+            let mut decoded = 0;
+            for line in &lines {
+                decoded += json::spans_from_slice(black_box(line.as_bytes()), &interner)
                     .expect("a valid request")
                     .len();
             }

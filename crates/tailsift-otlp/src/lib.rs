@@ -45,6 +45,11 @@ mod strings;
 pub mod wire;
 mod write;
 
+/// The generators of the integration tests, for the walks' unit tests.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 pub use convert::{
     append_spans, request_from_spans, resource_spans_from_spans, spans_from_request, ConvertError,
     IdRule,

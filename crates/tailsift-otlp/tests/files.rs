@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use tailsift::Interner;
+use tailsift::{Interner, Span};
 use tailsift_otlp::{
     json, spans_from_request, Format, Location, ReadError, RequestReader, SpanReader, SpanWriter,
     WriteError,
@@ -138,6 +138,49 @@ fn a_pretty_printed_document_and_documents_in_a_row_are_read() {
             Location::Line(second + pretty_lines - 1),
             Location::Line(second + pretty_lines + 1),
         ]
+    );
+}
+
+#[test]
+fn spans_are_read_from_json_as_requests_are_read_and_converted() {
+    // JSON lines are walked into spans; a multi-line first document switches the file to
+    // documents; a later line that does not end its document is an error on that line.
+    let requests = sample_requests(3);
+    let lines: Vec<String> = requests.iter().map(json::to_string).collect();
+    let value: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    let bad_id = lines[2].replacen("\"traceId\":\"", "\"traceId\":\"00", 1);
+    for text in [
+        lines.join("\n"),
+        format!("{}\n{bad_id}\n{}", lines[0], lines[1]),
+        format!("{pretty}\n{}", lines[1]),
+        format!("{}\n{pretty}", lines[0]),
+    ] {
+        let interner = Interner::default();
+        let mut requests = json_reader(&text);
+        let by_requests: Vec<Result<Vec<Span>, String>> =
+            std::iter::from_fn(|| requests.next_with_location())
+                .map(|r| {
+                    let (location, request) = r.map_err(|e| e.to_string())?;
+                    spans_from_request(&request, &interner)
+                        .map_err(|e| format!("test.jsonl: {location}: {e}"))
+                })
+                .collect();
+        let by_spans: Vec<Result<Vec<Span>, String>> =
+            SpanReader::new(json_reader(&text), &interner)
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect();
+        assert!(by_spans == by_requests, "{by_spans:?}");
+        assert!(by_spans[0].is_ok());
+    }
+    let text = format!("{}\n{pretty}", lines[0]);
+    let interner = Interner::default();
+    let second = SpanReader::new(json_reader(&text), &interner)
+        .nth(1)
+        .unwrap();
+    assert!(
+        matches!(second, Err(ReadError::Json { line: 2, .. })),
+        "{second:?}"
     );
 }
 

@@ -42,12 +42,82 @@
 mod de;
 mod scalars;
 mod ser;
+mod walk;
 
 use std::io;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tailsift::{Interner, Span};
+
+use crate::convert::{append_spans, ConvertError};
 
 pub(crate) use de::Request as JsonRequest;
+
+/// An OTLP/JSON document that does not become engine spans.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The text is not an OTLP/JSON `ExportTraceServiceRequest` (its line and column are the
+    /// parser's).
+    #[error("invalid OTLP/JSON: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// The request parses but an id has the wrong length.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+}
+
+/// The spans of one OTLP/JSON `ExportTraceServiceRequest` document: the same as [`from_slice`]
+/// and then [`spans_from_request`](crate::spans_from_request), without the prost messages
+/// between (about half the time; see `walk`'s docs for what it leaves to them).
+///
+/// For a collector that receives OTLP/HTTP with a JSON body, or reads a capture. Pass every
+/// request the same `interner`, kept for the life of the pipeline: the strings it interns are
+/// never freed (see [`Interner`]).
+///
+/// ```
+/// use tailsift_otlp::{json, Interner};
+///
+/// let interner = Interner::default(); // one for the pipeline
+/// let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+///     "traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",
+///     "name":"GET /cart","kind":2}]}]}]}"#;
+/// let spans = json::spans_from_slice(body, &interner)?;
+/// assert_eq!(spans[0].name, "GET /cart");
+/// assert_eq!(spans, tailsift_otlp::spans_from_request(&json::from_slice(body)?, &interner)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn spans_from_slice(json: &[u8], interner: &Interner) -> Result<Vec<Span>, JsonError> {
+    let mut out = Vec::new();
+    append_spans_from_slice(json, interner, &mut out)?;
+    Ok(out)
+}
+
+/// [`spans_from_slice`], appending to `out` (for a caller that reuses one buffer).
+///
+/// All or nothing: on error, `out` is left as it was.
+pub fn append_spans_from_slice(
+    json: &[u8],
+    interner: &Interner,
+    out: &mut Vec<Span>,
+) -> Result<(), JsonError> {
+    if walked(json, interner, out) {
+        return Ok(());
+    }
+    let request = from_slice(json)?;
+    append_spans(&request.resource_spans, interner, out)?;
+    Ok(())
+}
+
+/// Appends the spans of `json` to `out` if the walk takes it; else leaves `out` as it was, for
+/// the caller to read `json` through the mirror types.
+pub(crate) fn walked(json: &[u8], interner: &Interner, out: &mut Vec<Span>) -> bool {
+    let before = out.len();
+    if walk::walk(json, interner, out).is_ok() {
+        return true;
+    }
+    out.truncate(before);
+    false
+}
 
 /// Parses one OTLP/JSON `ExportTraceServiceRequest` document.
 pub fn from_slice(json: &[u8]) -> Result<ExportTraceServiceRequest, serde_json::Error> {

@@ -41,16 +41,18 @@ pub(super) fn hex<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> 
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        (c as char).to_digit(16).map(|d| d as u8)
-    }
     let s = s.as_bytes();
     if s.len() % 2 != 0 {
         return None;
     }
     s.chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+        .map(|pair| Some(hex_digit(pair[0])? << 4 | hex_digit(pair[1])?))
         .collect()
+}
+
+/// The value of one hex digit, either case.
+pub(super) fn hex_digit(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 pub(super) fn span_kind<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {

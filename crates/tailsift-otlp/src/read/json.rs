@@ -3,8 +3,18 @@
 use std::io::{BufRead, Read};
 use std::path::Path;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
 use super::{io_error, Location, Next, ReadError};
 use crate::json::JsonRequest;
+
+/// What [`JsonSource::next_text`] read.
+pub(super) enum Text {
+    /// A line, not yet parsed: [`JsonSource::line`].
+    Line,
+    /// A request (or the error in its place) from a file of multi-line documents.
+    Read(Result<(Location, ExportTraceServiceRequest), ReadError>),
+}
 
 /// Reads JSON lines; switches to whole documents if the first line does not end one.
 pub(super) struct JsonSource {
@@ -12,8 +22,13 @@ pub(super) struct JsonSource {
     line: Vec<u8>,
     /// The number of the last line read.
     line_no: usize,
-    /// Whether a non-blank line has been read: only the first can start a multi-line document.
+    /// Where the text of the line starts (after a byte order mark and leading whitespace).
+    start: usize,
+    /// Whether a line that is not blank has been read: only the first can start a multi-line
+    /// document.
     seen_document: bool,
+    /// Whether the line read last is the first that is not blank.
+    first: bool,
     /// The rest of the file, once it turned out to hold multi-line documents.
     document: Option<Documents>,
     done: bool,
@@ -25,13 +40,25 @@ impl JsonSource {
             reader,
             line: Vec::new(),
             line_no: 0,
+            start: 0,
             seen_document: false,
+            first: false,
             document: None,
             done: false,
         }
     }
 
     pub(super) fn next(&mut self, path: &Path) -> Next {
+        match self.next_text(path)? {
+            Text::Line => self.parse_line(path),
+            Text::Read(next) => Some(next),
+        }
+    }
+
+    /// Reads the next line that is not blank, for [`JsonSource::line`] and
+    /// [`JsonSource::parse_line`]; or, once the file has turned out to hold multi-line
+    /// documents, reads and parses the next document.
+    pub(super) fn next_text(&mut self, path: &Path) -> Option<Text> {
         if self.done {
             return None;
         }
@@ -40,7 +67,7 @@ impl JsonSource {
             if !matches!(next, Some(Ok(_))) {
                 self.done = true;
             }
-            return next;
+            return next.map(Text::Read);
         }
         loop {
             self.line.clear();
@@ -52,7 +79,7 @@ impl JsonSource {
                 Ok(_) => self.line_no += 1,
                 Err(source) => {
                     self.done = true;
-                    return Some(Err(io_error(path, source)));
+                    return Some(Text::Read(Err(io_error(path, source))));
                 }
             }
             let mut start = 0;
@@ -63,24 +90,32 @@ impl JsonSource {
                 .iter()
                 .take_while(|b| b.is_ascii_whitespace())
                 .count();
-            let text = self.line[start..].trim_ascii_end();
-            if text.is_empty() {
-                continue;
+            self.start = start;
+            if !self.line().is_empty() {
+                self.first = !self.seen_document;
+                self.seen_document = true;
+                return Some(Text::Line);
             }
-            let first = !self.seen_document;
-            self.seen_document = true;
-            match serde_json::from_slice::<JsonRequest>(text) {
-                Ok(request) => return Some(Ok((Location::Line(self.line_no), request.into()))),
-                Err(e) if first && e.is_eof() => return self.read_documents(path, start),
-                Err(source) => {
-                    return Some(Err(ReadError::Json {
-                        path: path.to_owned(),
-                        line: self.line_no,
-                        column: start + source.column(),
-                        source,
-                    }))
-                }
-            }
+        }
+    }
+
+    /// The text of the line [`JsonSource::next_text`] read, without the whitespace around it.
+    pub(super) fn line(&self) -> &[u8] {
+        self.line[self.start..].trim_ascii_end()
+    }
+
+    /// Parses the line [`JsonSource::next_text`] read. If it is the file's first and does not
+    /// end its document, the file holds multi-line documents: reads them from there on.
+    pub(super) fn parse_line(&mut self, path: &Path) -> Next {
+        match serde_json::from_slice::<JsonRequest>(self.line()) {
+            Ok(request) => Some(Ok((Location::Line(self.line_no), request.into()))),
+            Err(e) if self.first && e.is_eof() => self.read_documents(path, self.start),
+            Err(source) => Some(Err(ReadError::Json {
+                path: path.to_owned(),
+                line: self.line_no,
+                column: self.start + source.column(),
+                source,
+            })),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::wire::{spans_from_protobuf, ProtobufError};
 mod json;
 mod protobuf;
 
-use json::JsonSource;
+use json::{JsonSource, Text};
 use protobuf::ProtobufSource;
 
 /// The largest protobuf message a reader accepts. A length prefix above it is taken for
@@ -328,30 +328,46 @@ impl Iterator for SpanReader<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let path = &self.requests.path;
-        if let Source::Protobuf(pb) = &mut self.requests.source {
-            // Straight from the bytes: the same spans as decoding the request and converting it.
-            let message = match pb.next_message(path)? {
-                Ok(message) => message,
-                Err(e) => return Some(Err(e)),
-            };
-            return Some(
-                spans_from_protobuf(message.bytes, self.interner).map_err(|e| match e {
-                    ProtobufError::Decode(source) => message.decode_error(path, source),
-                    ProtobufError::Convert(source) => ReadError::Convert {
-                        path: path.clone(),
-                        location: message.location(),
-                        source,
+        let next = match &mut self.requests.source {
+            Source::Protobuf(pb) => {
+                // Straight from the bytes: the same spans as decoding the request and
+                // converting it.
+                let message = match pb.next_message(path)? {
+                    Ok(message) => message,
+                    Err(e) => return Some(Err(e)),
+                };
+                return Some(spans_from_protobuf(message.bytes, self.interner).map_err(
+                    |e| match e {
+                        ProtobufError::Decode(source) => message.decode_error(path, source),
+                        ProtobufError::Convert(source) => ReadError::Convert {
+                            path: path.clone(),
+                            location: message.location(),
+                            source,
+                        },
                     },
-                }),
-            );
-        }
-        let (location, request) = match self.requests.next_with_location()? {
+                ));
+            }
+            Source::Json(json) => match json.next_text(path)? {
+                Text::Line => {
+                    // Straight from the text when the walk takes it: the same spans as parsing
+                    // the line and converting the request. What it declines is parsed, for
+                    // the mirror types' spans or errors.
+                    let mut spans = Vec::new();
+                    if crate::json::walked(json.line(), self.interner, &mut spans) {
+                        return Some(Ok(spans));
+                    }
+                    json.parse_line(path)?
+                }
+                Text::Read(next) => next,
+            },
+        };
+        let (location, request) = match next {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),
         };
         Some(
             spans_from_request(&request, self.interner).map_err(|source| ReadError::Convert {
-                path: self.requests.path.clone(),
+                path: path.clone(),
                 location,
                 source,
             }),

@@ -2,14 +2,12 @@
 //! and gives the same spans; what it declines, and any damage to the bytes, ends as prost and
 //! `convert` end it. The encoder writes prost's bytes.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
 use proptest::prelude::*;
 
 use super::*;
+use crate::common;
 use crate::spans_from_request;
 
 /// What prost and `convert` make of `bytes`: the spans, or the error's text.
