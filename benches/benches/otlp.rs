@@ -3,7 +3,8 @@
 //! the walk over the bytes (`spans_from_protobuf`); for OTLP/JSON, the mirror types' messages
 //! converted, against the JSON walk (`json::spans_from_slice`). Encoding spans into requests, as
 //! an exporter of kept spans does: converted to prost's messages and encoded, against
-//! `encode_spans`. The requests are the mission's first batches, one request per batch as
+//! `encode_spans`, and to OTLP/JSON through the mirrors against `json::spans_to_string`. The
+//! requests are the mission's first batches, one request per batch as
 //! `tailsift demo --export` writes them; one interner serves every iteration, as one serves a
 //! pipeline.
 
@@ -133,6 +134,36 @@ fn decode(c: &mut Criterion) {
             for spans in &batches {
                 out.clear();
                 encode_spans(black_box(spans), &mut out);
+                written += out.len();
+            }
+            black_box(written)
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group(format!(
+        "otlp_json_encode_{spans}_spans_{}_requests_{json_bytes}_bytes",
+        lines.len()
+    ));
+    group.throughput(Throughput::Elements(spans as u64));
+    group.bench_function("convert_then_serialize", |b| {
+        b.iter(|| {
+            let mut written = 0;
+            for spans in &batches {
+                out.clear();
+                json::to_writer(&mut out, &request_from_spans(black_box(spans)))
+                    .expect("a Vec grows");
+                written += out.len();
+            }
+            black_box(written)
+        })
+    });
+    group.bench_function("spans_to_writer", |b| {
+        b.iter(|| {
+            let mut written = 0;
+            for spans in &batches {
+                out.clear();
+                json::spans_to_writer(&mut out, black_box(spans)).expect("a Vec grows");
                 written += out.len();
             }
             black_box(written)

@@ -9,7 +9,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tailsift::Span;
 
-use crate::convert::request_from_spans;
 use crate::read::Format;
 use crate::wire::encode_spans_length_delimited;
 
@@ -96,13 +95,20 @@ impl<W: Write> SpanWriter<W> {
     }
 
     /// Writes `spans` as one request, grouped under their resources and scopes (see
-    /// [`request_from_spans`]). Writes nothing for no spans.
+    /// [`request_from_spans`](crate::request_from_spans)), written straight from the spans.
+    /// Writes nothing for no spans.
     pub fn write_spans(&mut self, spans: &[Span]) -> Result<(), WriteError> {
         if spans.is_empty() {
             return Ok(());
         }
         match self.format {
-            Format::Json => self.write_request(&request_from_spans(spans)),
+            Format::Json => {
+                // Straight to text: the same line, without the request's messages.
+                let written = crate::json::spans_to_writer(&mut self.inner, spans)
+                    .map_err(io::Error::from)
+                    .and_then(|()| self.inner.write_all(b"\n"));
+                written.map_err(|source| self.io_error(source))
+            }
             Format::Protobuf => {
                 // Straight to bytes: the same bytes, without the request's messages.
                 self.encoded.clear();

@@ -42,6 +42,7 @@
 mod de;
 mod scalars;
 mod ser;
+mod ser_spans;
 mod walk;
 
 use std::io;
@@ -127,6 +128,27 @@ pub fn from_slice(json: &[u8]) -> Result<ExportTraceServiceRequest, serde_json::
 /// Parses one OTLP/JSON `ExportTraceServiceRequest` document.
 pub fn from_str(json: &str) -> Result<ExportTraceServiceRequest, serde_json::Error> {
     from_slice(json.as_bytes())
+}
+
+/// Writes `spans` as one line of OTLP/JSON (no newline at the end): the text [`to_string`]
+/// writes for [`request_from_spans`](crate::request_from_spans), without building the request.
+///
+/// ```
+/// use tailsift_otlp::{json, request_from_spans};
+///
+/// let spans = [tailsift::Span { name: "GET /cart".into(), ..tailsift::Span::default() }];
+/// assert_eq!(json::spans_to_string(&spans), json::to_string(&request_from_spans(&spans)));
+/// ```
+pub fn spans_to_string(spans: &[Span]) -> String {
+    // As in `to_string`: serde_json fails only on what these impls never do.
+    serde_json::to_string(&ser_spans::Request(spans))
+        .expect("OTLP/JSON serialization into memory does not fail")
+}
+
+/// Writes `spans` to `writer` as one line of OTLP/JSON (no newline at the end), as
+/// [`spans_to_string`] does.
+pub fn spans_to_writer<W: io::Write>(writer: W, spans: &[Span]) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(writer, &ser_spans::Request(spans))
 }
 
 /// Writes `request` as one line of OTLP/JSON (no newline at the end).

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub(crate) struct Json<'a, T: ?Sized>(pub(crate) &'a T);
 
 /// Writes `key: value` unless `skip`.
-fn entry<M: SerializeMap, V: Serialize + ?Sized>(
+pub(super) fn entry<M: SerializeMap, V: Serialize + ?Sized>(
     m: &mut M,
     key: &'static str,
     skip: bool,
@@ -366,7 +366,7 @@ impl Serialize for Json<'_, common::KeyValueList> {
 }
 
 /// A 64-bit integer as a decimal string.
-struct Decimal<T>(T);
+pub(super) struct Decimal<T>(pub(super) T);
 
 impl<T: itoa::Integer + Copy> Serialize for Decimal<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -375,7 +375,7 @@ impl<T: itoa::Integer + Copy> Serialize for Decimal<T> {
 }
 
 /// An id as lower-case hex.
-struct Hex<'a>(&'a [u8]);
+pub(super) struct Hex<'a>(pub(super) &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -402,7 +402,7 @@ impl Serialize for Hex<'_> {
 }
 
 /// Bytes as standard, padded base64.
-struct Base64<'a>(&'a [u8]);
+pub(super) struct Base64<'a>(pub(super) &'a [u8]);
 
 impl Serialize for Base64<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -415,7 +415,7 @@ impl Serialize for Base64<'_> {
 
 /// A double; JSON has no NaN or infinities, so the protobuf JSON mapping writes them as
 /// strings.
-struct Double(f64);
+pub(super) struct Double(pub(super) f64);
 
 impl Serialize for Double {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
