@@ -15,7 +15,9 @@
 //! - [`wire`]: an encoded request straight to engine spans ([`spans_from_protobuf`]) and
 //!   spans straight to an encoded request ([`encode_spans`]): what prost and [`convert`] give,
 //!   without prost's messages between.
-//! - [`json`]: OTLP/JSON exactly as the OTLP specification defines it.
+//! - [`json`]: OTLP/JSON exactly as the OTLP specification defines it, read straight into
+//!   spans ([`json::spans_from_slice`]) and written straight from them
+//!   ([`json::spans_to_string`]), as `wire` does protobuf.
 //! - [`RequestReader`] / [`SpanReader`]: stream a file of requests, OTLP/JSON (a document or
 //!   JSON lines) or length-prefixed protobuf, the format told by the file's extension
 //!   ([`Format::from_path`]); errors name the file and the line or message.

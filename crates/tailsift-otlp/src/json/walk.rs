@@ -10,6 +10,8 @@
 //! The walk takes what OTLP/JSON writers write. Anything else it declines, and the caller
 //! reads the document the mirrors' way, so their rules and their errors apply unchanged:
 //! - any error (malformed JSON, a value of the wrong type, a number out of range, bad base64);
+//! - text that is not UTF-8 anywhere, even in a field the mirrors skip (the text is checked
+//!   whole, once, rather than string by string);
 //! - an id that is not of its length (`convert`'s error), or not hex;
 //! - a key written with escapes (`"na\u006de"`), a field given twice (the mirrors reject it),
 //!   or two values in one `AnyValue`;
@@ -18,8 +20,10 @@
 //! - the profiles-only `keyStrindex` and `stringValueStrindex`;
 //! - values nested 16 levels deep or more.
 //!
-//! A scope's spans are read before its schema URL is (OTLP/JSON writers put it last), so they
-//! are made with a placeholder origin and given their own once their `ResourceSpans` ends.
+//! Fields may come in any order. An attribute's value read before its key is held by its key's
+//! rule once the key is known. A scope's spans are read before its schema URL is (OTLP/JSON
+//! writers put it last), so they are made with a placeholder origin and given their own once
+//! their `ResourceSpans` ends.
 
 use std::convert::Infallible;
 use std::ops::Range;
