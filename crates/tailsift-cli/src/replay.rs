@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tailsift::{ChannelSink, Config, Interner, Span, Str};
-use tailsift_otlp::{SpanReader, SpanWriter};
+use tailsift_otlp::{RawRequest, RequestReader, SpanWriter};
 
 use crate::error::CliError;
 use crate::pipeline::Pipeline;
@@ -51,16 +51,26 @@ pub struct Driven {
     pub span_time_seconds: f64,
 }
 
-/// Batches read ahead of the engine: enough to keep it busy while the reader decodes, few
+/// Batches read ahead of the engine: enough to keep it busy while the decoders decode, few
 /// enough to bound the memory they hold.
 const READ_AHEAD: usize = 64;
+
+/// One request's spans, or the error in their place.
+type Decoded = Result<Vec<Span>, tailsift_otlp::ReadError>;
+
+/// Threads decoding requests: one per core the machine runs at once (the engine's thread mostly
+/// waits for them), at most 8.
+fn decoders() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
 
 /// Replays `inputs` through `pipeline` on the spans' clock; `after` runs after every batch
 /// (to drain decisions). Does not decide what is still buffered at the end: see [`drain_tail`].
 ///
-/// The files are read and decoded on a thread of their own, a few batches ahead, while this
-/// one drives the engine: the batches arrive in the files' order, so the replay is as
-/// deterministic as one thread's. The first read error ends the replay.
+/// The files are read on a thread of their own and their requests decoded on as many threads
+/// as the machine has cores, a few batches ahead, while this one drives the engine: the batches
+/// arrive in the files' order, so the replay is as deterministic as one thread's. The first
+/// error, reading or decoding, ends the replay.
 pub fn drive(
     inputs: &[PathBuf],
     pipeline: &mut Pipeline,
@@ -74,11 +84,22 @@ pub fn drive(
     let mut now = Duration::ZERO;
     let mut engine_time = Duration::ZERO;
     let wall_start = Instant::now();
+    // Each request gets a slot in `batches`, in file order, which its decoder fills.
     let (batches, received) = crossbeam_channel::bounded(READ_AHEAD);
+    let (work, jobs) = crossbeam_channel::bounded(READ_AHEAD);
+    let interner = Interner::default();
     std::thread::scope(|scope| {
-        scope.spawn(move || read_ahead(inputs, &batches));
-        // On an early return the receiver is dropped, and the reader stops at its next send.
-        for batch in received {
+        scope.spawn(move || read_ahead(inputs, &batches, &work));
+        for _ in 0..decoders() {
+            let (jobs, interner) = (jobs.clone(), &interner);
+            scope.spawn(move || decode(&jobs, interner));
+        }
+        drop(jobs);
+        // On an early return the receiver is dropped: the reader stops at its next send, and
+        // the decoders when the requests already sent to them are done.
+        for slot in received {
+            // A decoder drops a slot unfilled only if it panics, which the scope raises.
+            let Ok(batch) = slot.recv() else { break };
             let spans = batch?;
             if spans.is_empty() {
                 continue;
@@ -122,27 +143,45 @@ pub fn drive(
     })
 }
 
-/// Reads `inputs` in order into `batches`, one per OTLP request, until the first error (sent
-/// too) or until the receiver is gone.
+/// Reads `inputs` in order, one OTLP request at a time, until the first read error or until
+/// the engine's thread is gone: each request's slot goes to `batches` in file order, the
+/// request and the slot's filler to the decoders. A read error goes in a slot of its own.
 fn read_ahead(
     inputs: &[PathBuf],
-    batches: &crossbeam_channel::Sender<Result<Vec<Span>, tailsift_otlp::ReadError>>,
+    batches: &crossbeam_channel::Sender<crossbeam_channel::Receiver<Decoded>>,
+    work: &crossbeam_channel::Sender<(RawRequest, crossbeam_channel::Sender<Decoded>)>,
 ) {
-    let interner = Interner::default();
+    let failed = |e| {
+        let (fill, slot) = crossbeam_channel::bounded(1);
+        let _ = fill.send(Err(e));
+        let _ = batches.send(slot);
+    };
     for input in inputs {
-        let reader = match SpanReader::open(input, &interner) {
+        let mut reader = match RequestReader::open(input) {
             Ok(reader) => reader,
-            Err(e) => {
-                let _ = batches.send(Err(e));
-                return;
-            }
+            Err(e) => return failed(e),
         };
-        for batch in reader {
-            let failed = batch.is_err();
-            if batches.send(batch).is_err() || failed {
+        while let Some(raw) = reader.next_raw() {
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => return failed(e),
+            };
+            let (fill, slot) = crossbeam_channel::bounded(1);
+            if batches.send(slot).is_err() || work.send((raw, fill)).is_err() {
                 return;
             }
         }
+    }
+}
+
+/// Decodes the requests of `jobs` into spans, each into its slot.
+fn decode(
+    jobs: &crossbeam_channel::Receiver<(RawRequest, crossbeam_channel::Sender<Decoded>)>,
+    interner: &Interner,
+) {
+    for (raw, fill) in jobs {
+        // The engine's thread may be gone (an earlier error): the batch is dropped with it.
+        let _ = fill.send(raw.decode_spans(interner));
     }
 }
 

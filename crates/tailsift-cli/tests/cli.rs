@@ -272,6 +272,59 @@ fn failures_exit_with_1_and_say_why() {
 }
 
 #[test]
+fn replay_stops_at_the_first_bad_request_in_file_order() {
+    // Requests are decoded on several threads; the first bad one in the file still ends the
+    // replay, whichever a decoder reaches first: here an id of the wrong length (found only by
+    // decoding) before malformed JSON.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "always.toml", ALWAYS);
+    let traffic = generated_traffic(dir.path(), false);
+    let mut lines: Vec<String> = std::fs::read_to_string(&traffic)
+        .expect("reads")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(lines.len() > 300, "{} lines", lines.len());
+    lines[199] = lines[199].replacen("\"traceId\":\"", "\"traceId\":\"00", 1);
+    lines[259] = "{\"resourceSpans\": [ nope".to_owned();
+    let bad = write(dir.path(), "bad.jsonl", &lines.join("\n"));
+    for _ in 0..3 {
+        let o = tailsift(&["replay", "--config", &config, &bad]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("bad.jsonl: line 200: resource_spans[0]"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn replay_fails_when_the_kept_spans_cannot_be_written() {
+    // A write error (here at the first flush) ends the replay, naming the file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "always.toml", ALWAYS);
+    let traffic = generated_traffic(dir.path(), false);
+    let full = dir.path().join("full.jsonl");
+    std::os::unix::fs::symlink("/dev/full", &full).expect("symlinks");
+    let o = tailsift(&[
+        "replay",
+        "--config",
+        &config,
+        "--kept",
+        &full.display().to_string(),
+        &traffic,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("full.jsonl") && stderr(&o).contains("No space left"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn replay_with_always_keeps_every_span_field_for_field() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write(dir.path(), "always.toml", ALWAYS);

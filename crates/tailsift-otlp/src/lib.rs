@@ -56,7 +56,9 @@ pub use convert::{
     append_spans, request_from_spans, resource_spans_from_spans, spans_from_request, ConvertError,
     IdRule,
 };
-pub use read::{Format, Location, ReadError, RequestReader, SpanReader, MAX_MESSAGE_BYTES};
+pub use read::{
+    Format, Location, RawRequest, ReadError, RequestReader, SpanReader, MAX_MESSAGE_BYTES,
+};
 pub use tailsift::Interner;
 pub use wire::{
     append_spans_from_protobuf, encode_spans, encode_spans_length_delimited, spans_from_protobuf,

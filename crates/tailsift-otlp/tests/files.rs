@@ -10,9 +10,10 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use tailsift::{Interner, Span};
+use tailsift_otlp::prost::Message as _;
 use tailsift_otlp::{
-    json, spans_from_request, Format, Location, ReadError, RequestReader, SpanReader, SpanWriter,
-    WriteError,
+    json, spans_from_request, Format, Location, RawRequest, ReadError, RequestReader, SpanReader,
+    SpanWriter, WriteError,
 };
 
 fn sample_requests(n: usize) -> Vec<ExportTraceServiceRequest> {
@@ -182,6 +183,77 @@ fn spans_are_read_from_json_as_requests_are_read_and_converted() {
         matches!(second, Err(ReadError::Json { line: 2, .. })),
         "{second:?}"
     );
+}
+
+#[test]
+fn raw_requests_decode_on_other_threads_as_the_readers_decode() {
+    // JSON lines with a malformed line and a bad id, and protobuf with a message that is not a
+    // request: each raw request, decoded on another thread and out of order, gives what the
+    // readers give in order.
+    let mut requests = sample_requests(4);
+    requests[1].resource_spans[0].scope_spans[0].spans[0].span_id = vec![1, 2, 3];
+    let mut lines: Vec<String> = requests.iter().map(json::to_string).collect();
+    lines.insert(2, "{\"resourceSpans\": [ nope".to_owned());
+    let json_text = lines.join("\n").into_bytes();
+    let mut pb = Vec::new();
+    for (i, request) in requests.iter().enumerate() {
+        if i == 2 {
+            pb.extend_from_slice(&[3, 0xff, 0xff, 0xff]);
+        }
+        request.encode_length_delimited(&mut pb).unwrap();
+    }
+    for (format, bytes) in [(Format::Json, json_text), (Format::Protobuf, pb)] {
+        let reader = || RequestReader::new(Cursor::new(bytes.clone()), format, "mem");
+        let raws = |mut reader: RequestReader| {
+            std::iter::from_fn(move || reader.next_raw())
+                .map(Result::unwrap)
+                .collect::<Vec<RawRequest>>()
+        };
+        let interner = Interner::default();
+        let by_spans: Vec<String> = SpanReader::new(reader(), &interner)
+            .map(|r| format!("{r:?}"))
+            .collect();
+        let spans: Vec<(Location, String)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = raws(reader())
+                .into_iter()
+                .rev()
+                .map(|raw| {
+                    let interner = &interner;
+                    scope.spawn(move || {
+                        (raw.location(), format!("{:?}", raw.decode_spans(interner)))
+                    })
+                })
+                .collect();
+            let mut done: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            done.reverse();
+            done
+        });
+        assert_eq!(
+            spans.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
+            by_spans,
+            "{format:?}"
+        );
+        assert!(spans.iter().filter(|(_, s)| s.starts_with("Err")).count() >= 2);
+        // Requests, decoded out of order, as the reader decodes them in order.
+        let by_requests: Vec<String> = std::iter::from_fn({
+            let mut reader = reader();
+            move || reader.next_with_location()
+        })
+        .map(|r| format!("{r:?}"))
+        .collect();
+        let mut decoded: Vec<String> = raws(reader())
+            .into_iter()
+            .rev()
+            .map(|raw| format!("{:?}", raw.decode()))
+            .collect();
+        decoded.reverse();
+        assert_eq!(decoded, by_requests);
+        let first = spans[0].0;
+        assert!(matches!(
+            first,
+            Location::Line(1) | Location::Message { number: 1, .. }
+        ));
+    }
 }
 
 #[test]

@@ -5,15 +5,48 @@ use std::path::Path;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::{io_error, Location, Next, ReadError};
+use super::{io_error, Body, Location, Next, ReadError};
 use crate::json::JsonRequest;
 
 /// What [`JsonSource::next_text`] read.
-pub(super) enum Text {
+enum Text {
     /// A line, not yet parsed: [`JsonSource::line`].
     Line,
     /// A request (or the error in its place) from a file of multi-line documents.
     Read(Result<(Location, ExportTraceServiceRequest), ReadError>),
+}
+
+/// One line of JSON lines, read but not parsed.
+pub(super) struct JsonLine {
+    /// The line's text, without the whitespace around it.
+    pub(super) text: Vec<u8>,
+    /// Its number in the file.
+    line: usize,
+    /// How many bytes of the line come before the text.
+    start: usize,
+}
+
+impl JsonLine {
+    pub(super) fn location(&self) -> Location {
+        Location::Line(self.line)
+    }
+
+    /// The request the line holds, parsed by the mirror types; a malformed line is an error
+    /// naming its line and column.
+    pub(super) fn parse(
+        &self,
+        path: &Path,
+    ) -> Result<(Location, ExportTraceServiceRequest), ReadError> {
+        match serde_json::from_slice::<JsonRequest>(&self.text) {
+            Ok(request) => Ok((self.location(), request.into())),
+            Err(source) => Err(ReadError::Json {
+                path: path.to_owned(),
+                line: self.line,
+                column: self.start + source.column(),
+                source,
+            }),
+        }
+    }
 }
 
 /// Reads JSON lines; switches to whole documents if the first line does not end one.
@@ -48,17 +81,25 @@ impl JsonSource {
         }
     }
 
-    pub(super) fn next(&mut self, path: &Path) -> Next {
+    /// The next request, not yet parsed if it is a line of JSON lines. The file's first line
+    /// is parsed here: whether it ends its document tells JSON lines from multi-line
+    /// documents, which are parsed as they are split.
+    pub(super) fn next_raw(&mut self, path: &Path) -> Option<Result<Body, ReadError>> {
         match self.next_text(path)? {
-            Text::Line => self.parse_line(path),
-            Text::Read(next) => Some(next),
+            Text::Read(next) => {
+                Some(next.map(|(location, request)| Body::Parsed(location, request)))
+            }
+            Text::Line if self.first => {
+                let next = self.parse_first_line(path)?;
+                Some(next.map(|(location, request)| Body::Parsed(location, request)))
+            }
+            Text::Line => Some(Ok(Body::JsonLine(self.raw_line()))),
         }
     }
 
-    /// Reads the next line that is not blank, for [`JsonSource::line`] and
-    /// [`JsonSource::parse_line`]; or, once the file has turned out to hold multi-line
-    /// documents, reads and parses the next document.
-    pub(super) fn next_text(&mut self, path: &Path) -> Option<Text> {
+    /// Reads the next line that is not blank, for [`JsonSource::line`]; or, once the file has
+    /// turned out to hold multi-line documents, reads and parses the next document.
+    fn next_text(&mut self, path: &Path) -> Option<Text> {
         if self.done {
             return None;
         }
@@ -100,22 +141,27 @@ impl JsonSource {
     }
 
     /// The text of the line [`JsonSource::next_text`] read, without the whitespace around it.
-    pub(super) fn line(&self) -> &[u8] {
+    fn line(&self) -> &[u8] {
         self.line[self.start..].trim_ascii_end()
     }
 
-    /// Parses the line [`JsonSource::next_text`] read. If it is the file's first and does not
-    /// end its document, the file holds multi-line documents: reads them from there on.
-    pub(super) fn parse_line(&mut self, path: &Path) -> Next {
-        match serde_json::from_slice::<JsonRequest>(self.line()) {
-            Ok(request) => Some(Ok((Location::Line(self.line_no), request.into()))),
-            Err(e) if self.first && e.is_eof() => self.read_documents(path, self.start),
-            Err(source) => Some(Err(ReadError::Json {
-                path: path.to_owned(),
-                line: self.line_no,
-                column: self.start + source.column(),
-                source,
-            })),
+    /// The line [`JsonSource::next_text`] read, to be parsed.
+    fn raw_line(&self) -> JsonLine {
+        JsonLine {
+            text: self.line().to_vec(),
+            line: self.line_no,
+            start: self.start,
+        }
+    }
+
+    /// Parses the file's first line. If it does not end its document, the file holds
+    /// multi-line documents: reads them from there on.
+    fn parse_first_line(&mut self, path: &Path) -> Next {
+        match self.raw_line().parse(path) {
+            Err(ReadError::Json { source, .. }) if source.is_eof() => {
+                self.read_documents(path, self.start)
+            }
+            parsed => Some(parsed),
         }
     }
 
@@ -133,7 +179,10 @@ impl JsonSource {
             line: self.line_no,
             column: start,
         });
-        self.next(path)
+        match self.next_text(path)? {
+            Text::Read(next) => Some(next),
+            Text::Line => None, // Not after the switch to documents.
+        }
     }
 }
 

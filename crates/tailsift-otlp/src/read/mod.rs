@@ -12,6 +12,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tailsift::{Interner, Span};
@@ -22,8 +23,8 @@ use crate::wire::{spans_from_protobuf, ProtobufError};
 mod json;
 mod protobuf;
 
-use json::{JsonSource, Text};
-use protobuf::ProtobufSource;
+use json::{JsonLine, JsonSource};
+use protobuf::{Message, ProtobufSource};
 
 /// The largest protobuf message a reader accepts. A length prefix above it is taken for
 /// corruption rather than allocated.
@@ -218,7 +219,7 @@ fn json_message(e: &serde_json::Error) -> String {
 /// protobuf message whose length prefix is intact is reported and reading goes on with the
 /// next line or message.
 pub struct RequestReader {
-    path: PathBuf,
+    path: Arc<Path>,
     source: Source,
 }
 
@@ -262,7 +263,7 @@ impl RequestReader {
             Format::Protobuf => Source::Protobuf(ProtobufSource::new(reader)),
         };
         RequestReader {
-            path: name.into(),
+            path: Arc::from(name.into()),
             source,
         }
     }
@@ -276,10 +277,102 @@ impl RequestReader {
     pub fn next_with_location(
         &mut self,
     ) -> Option<Result<(Location, ExportTraceServiceRequest), ReadError>> {
-        match &mut self.source {
-            Source::Json(json) => json.next(&self.path),
-            Source::Protobuf(pb) => pb.next(&self.path),
+        Some(self.next_raw()?.and_then(RawRequest::decode))
+    }
+
+    /// The next request as read from the file, not yet decoded (or parsed), so that
+    /// requests can be decoded on other threads than the one reading: framing, I/O and
+    /// truncation errors come from here, in file order; the request's own from
+    /// [`RawRequest::decode`] or [`RawRequest::decode_spans`]. A file of multi-line JSON
+    /// documents can be split only by parsing it, so its requests come parsed.
+    pub fn next_raw(&mut self) -> Option<Result<RawRequest, ReadError>> {
+        let body = match &mut self.source {
+            Source::Json(json) => json.next_raw(&self.path)?,
+            Source::Protobuf(pb) => pb.next_message(&self.path)?.map(Body::Protobuf),
+        };
+        Some(body.map(|body| RawRequest {
+            path: Arc::clone(&self.path),
+            body,
+        }))
+    }
+}
+
+/// A request read from a file but not yet decoded ([`RequestReader::next_raw`]).
+///
+/// ```no_run
+/// let mut reader = tailsift_otlp::RequestReader::open("capture.pb")?;
+/// let interner = tailsift::Interner::default();
+/// while let Some(raw) = reader.next_raw() {
+///     // `raw` can go to another thread to be decoded there.
+///     let spans = raw?.decode_spans(&interner)?;
+///     println!("{} spans", spans.len());
+/// }
+/// # Ok::<(), tailsift_otlp::ReadError>(())
+/// ```
+pub struct RawRequest {
+    path: Arc<Path>,
+    body: Body,
+}
+
+/// What a [`RawRequest`] holds.
+enum Body {
+    /// A line of JSON lines.
+    JsonLine(JsonLine),
+    /// A request of a file of multi-line JSON documents, or its first line, parsed.
+    Parsed(Location, ExportTraceServiceRequest),
+    /// A protobuf message.
+    Protobuf(Message),
+}
+
+impl RawRequest {
+    /// Where the request is in its file.
+    pub fn location(&self) -> Location {
+        match &self.body {
+            Body::JsonLine(line) => line.location(),
+            Body::Parsed(location, _) => *location,
+            Body::Protobuf(message) => message.location(),
         }
+    }
+
+    /// The request, decoded (or parsed), and where it was.
+    pub fn decode(self) -> Result<(Location, ExportTraceServiceRequest), ReadError> {
+        match self.body {
+            Body::JsonLine(line) => line.parse(&self.path),
+            Body::Parsed(location, request) => Ok((location, request)),
+            Body::Protobuf(message) => message.decode(&self.path),
+        }
+    }
+
+    /// The request's spans, names and keys interned through `interner`: the spans of
+    /// [`RawRequest::decode`] and [`spans_from_request`], read straight from the bytes or the
+    /// text where the walks take them ([`spans_from_protobuf`], [`json::spans_from_slice`](crate::json::spans_from_slice)).
+    pub fn decode_spans(self, interner: &Interner) -> Result<Vec<Span>, ReadError> {
+        let (location, request) = match self.body {
+            Body::Protobuf(message) => {
+                return spans_from_protobuf(&message.bytes, interner).map_err(|e| match e {
+                    ProtobufError::Decode(source) => message.decode_error(&self.path, source),
+                    ProtobufError::Convert(source) => ReadError::Convert {
+                        path: self.path.to_path_buf(),
+                        location: message.location(),
+                        source,
+                    },
+                });
+            }
+            Body::JsonLine(line) => {
+                // What the walk declines is parsed, for the mirror types' spans or errors.
+                let mut spans = Vec::new();
+                if crate::json::walked(&line.text, interner, &mut spans) {
+                    return Ok(spans);
+                }
+                line.parse(&self.path)?
+            }
+            Body::Parsed(location, request) => (location, request),
+        };
+        spans_from_request(&request, interner).map_err(|source| ReadError::Convert {
+            path: self.path.to_path_buf(),
+            location,
+            source,
+        })
     }
 }
 
@@ -327,51 +420,11 @@ impl Iterator for SpanReader<'_> {
     type Item = Result<Vec<Span>, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let path = &self.requests.path;
-        let next = match &mut self.requests.source {
-            Source::Protobuf(pb) => {
-                // Straight from the bytes: the same spans as decoding the request and
-                // converting it.
-                let message = match pb.next_message(path)? {
-                    Ok(message) => message,
-                    Err(e) => return Some(Err(e)),
-                };
-                return Some(spans_from_protobuf(message.bytes, self.interner).map_err(
-                    |e| match e {
-                        ProtobufError::Decode(source) => message.decode_error(path, source),
-                        ProtobufError::Convert(source) => ReadError::Convert {
-                            path: path.clone(),
-                            location: message.location(),
-                            source,
-                        },
-                    },
-                ));
-            }
-            Source::Json(json) => match json.next_text(path)? {
-                Text::Line => {
-                    // Straight from the text when the walk takes it: the same spans as parsing
-                    // the line and converting the request. What it declines is parsed, for
-                    // the mirror types' spans or errors.
-                    let mut spans = Vec::new();
-                    if crate::json::walked(json.line(), self.interner, &mut spans) {
-                        return Some(Ok(spans));
-                    }
-                    json.parse_line(path)?
-                }
-                Text::Read(next) => next,
-            },
-        };
-        let (location, request) = match next {
-            Ok(found) => found,
+        let raw = match self.requests.next_raw()? {
+            Ok(raw) => raw,
             Err(e) => return Some(Err(e)),
         };
-        Some(
-            spans_from_request(&request, self.interner).map_err(|source| ReadError::Convert {
-                path: path.clone(),
-                location,
-                source,
-            }),
-        )
+        Some(raw.decode_spans(self.interner))
     }
 }
 

@@ -6,12 +6,11 @@ use std::path::Path;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 
-use super::{io_error, Location, Next, ReadError, MAX_MESSAGE_BYTES};
+use super::{io_error, Location, ReadError, MAX_MESSAGE_BYTES};
 
 /// Reads one length prefix, then that many bytes, per message.
 pub(super) struct ProtobufSource {
     reader: Box<dyn BufRead + Send>,
-    buf: Vec<u8>,
     /// Messages read so far.
     count: usize,
     /// Byte offset of the next length prefix.
@@ -23,36 +22,19 @@ impl ProtobufSource {
     pub(super) fn new(reader: Box<dyn BufRead + Send>) -> ProtobufSource {
         ProtobufSource {
             reader,
-            buf: Vec::new(),
             count: 0,
             offset: 0,
             done: false,
         }
     }
 
-    /// The next request, decoded by prost.
-    pub(super) fn next(&mut self, path: &Path) -> Next {
-        let message = match self.next_message(path)? {
-            Ok(message) => message,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(match ExportTraceServiceRequest::decode(message.bytes) {
-            Ok(request) => Ok((message.location(), request)),
-            Err(source) => Err(message.decode_error(path, source)),
-        })
-    }
-
     /// The next message, its bytes not yet decoded.
-    pub(super) fn next_message(&mut self, path: &Path) -> Option<Result<Message<'_>, ReadError>> {
+    pub(super) fn next_message(&mut self, path: &Path) -> Option<Result<Message, ReadError>> {
         if self.done {
             return None;
         }
         match self.read(path) {
-            Some(Ok((number, offset))) => Some(Ok(Message {
-                number,
-                offset,
-                bytes: &self.buf,
-            })),
+            Some(Ok(message)) => Some(Ok(message)),
             // After a clean end, or an error in the framing, there is no next message to find.
             Some(Err(e)) => {
                 self.done = true;
@@ -65,8 +47,8 @@ impl ProtobufSource {
         }
     }
 
-    /// Reads the next message into `buf`: its number and the offset of its length prefix.
-    fn read(&mut self, path: &Path) -> Option<Result<(usize, u64), ReadError>> {
+    /// Reads the next message.
+    fn read(&mut self, path: &Path) -> Option<Result<Message, ReadError>> {
         let number = self.count + 1;
         let offset = self.offset;
         let (declared, prefix_len) = match self.read_length() {
@@ -99,13 +81,14 @@ impl ProtobufSource {
                 ),
             }));
         }
-        self.buf.clear();
-        // `take` grows the buffer as bytes arrive, so a corrupt length cannot allocate more
-        // than the file holds.
-        if let Err(source) = (&mut self.reader).take(declared).read_to_end(&mut self.buf) {
+        // A buffer of its own, handed over with the message: up to 1 MiB allocated at once,
+        // and `take` grows it as bytes arrive, so a corrupt length cannot allocate more than the
+        // file holds.
+        let mut bytes = Vec::with_capacity(declared.min(1 << 20) as usize);
+        if let Err(source) = (&mut self.reader).take(declared).read_to_end(&mut bytes) {
             return Some(Err(io_error(path, source)));
         }
-        let available = self.buf.len() as u64;
+        let available = bytes.len() as u64;
         if available < declared {
             return Some(Err(ReadError::TruncatedMessage {
                 path: path.to_owned(),
@@ -117,7 +100,11 @@ impl ProtobufSource {
         }
         self.count = number;
         self.offset += prefix_len + declared;
-        Some(Ok((number, offset)))
+        Some(Ok(Message {
+            number,
+            offset,
+            bytes,
+        }))
     }
 
     /// The next varint length prefix and its size in bytes; `None` at a clean end of file.
@@ -149,20 +136,31 @@ impl ProtobufSource {
 }
 
 /// One message of a file, framed but not decoded.
-pub(super) struct Message<'a> {
+pub(super) struct Message {
     /// 1 for the first message.
     number: usize,
     /// Byte offset of its length prefix.
     offset: u64,
     /// The encoded request.
-    pub(super) bytes: &'a [u8],
+    pub(super) bytes: Vec<u8>,
 }
 
-impl Message<'_> {
+impl Message {
     pub(super) fn location(&self) -> Location {
         Location::Message {
             number: self.number,
             offset: self.offset,
+        }
+    }
+
+    /// The request, decoded by prost.
+    pub(super) fn decode(
+        &self,
+        path: &Path,
+    ) -> Result<(Location, ExportTraceServiceRequest), ReadError> {
+        match ExportTraceServiceRequest::decode(self.bytes.as_slice()) {
+            Ok(request) => Ok((self.location(), request)),
+            Err(source) => Err(self.decode_error(path, source)),
         }
     }
 
