@@ -75,7 +75,11 @@ pub enum JsonError {
 
 /// The spans of one OTLP/JSON `ExportTraceServiceRequest` document: the same as [`from_slice`]
 /// and then [`spans_from_request`](crate::spans_from_request), without the prost messages
-/// between (about half the time; see `walk`'s docs for what it leaves to them).
+/// between, in about half the time. Fields may come in any order. What the walk over the text
+/// does not take goes to [`from_slice`] and `spans_from_request`, so the spans and the errors
+/// are theirs: malformed text, a field given twice, a field name written with escapes, an id of
+/// the wrong length, a resource or scope without spans, the profiles-only fields, values nested
+/// 16 levels deep or more.
 ///
 /// For a collector that receives OTLP/HTTP with a JSON body, or reads a capture. Pass every
 /// request the same `interner`, kept for the life of the pipeline: the strings it interns are

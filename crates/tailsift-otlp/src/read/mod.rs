@@ -345,7 +345,8 @@ impl RawRequest {
 
     /// The request's spans, names and keys interned through `interner`: the spans of
     /// [`RawRequest::decode`] and [`spans_from_request`], read straight from the bytes or the
-    /// text where the walks take them ([`spans_from_protobuf`], [`json::spans_from_slice`](crate::json::spans_from_slice)).
+    /// text where the walks take them ([`spans_from_protobuf`],
+    /// [`json::spans_from_slice`](crate::json::spans_from_slice)).
     pub fn decode_spans(self, interner: &Interner) -> Result<Vec<Span>, ReadError> {
         let (location, request) = match self.body {
             Body::Protobuf(message) => {
