@@ -102,25 +102,27 @@ impl<W: Write> SpanWriter<W> {
             return Ok(());
         }
         match self.format {
+            // Straight to text or bytes, without the request's messages, into a buffer written
+            // whole: serde_json writes a line in hundreds of small pieces, cheaper into a `Vec`
+            // than through the inner writer.
             Format::Json => {
-                // Straight to text: the same line, without the request's messages.
-                let written = crate::json::spans_to_writer(&mut self.inner, spans)
-                    .map_err(io::Error::from)
-                    .and_then(|()| self.inner.write_all(b"\n"));
-                written.map_err(|source| self.io_error(source))
+                self.encoded.clear();
+                if let Err(e) = crate::json::spans_to_writer(&mut self.encoded, spans) {
+                    return Err(self.io_error(e.into()));
+                }
+                self.encoded.push(b'\n');
             }
             Format::Protobuf => {
-                // Straight to bytes: the same bytes, without the request's messages.
                 self.encoded.clear();
                 encode_spans_length_delimited(spans, &mut self.encoded);
-                let written = self.inner.write_all(&self.encoded);
-                if self.encoded.capacity() > MAX_KEPT_BUFFER {
-                    // One huge request does not keep its buffer for the rest of the file.
-                    self.encoded = Vec::new();
-                }
-                written.map_err(|source| self.io_error(source))
             }
         }
+        let written = self.inner.write_all(&self.encoded);
+        if self.encoded.capacity() > MAX_KEPT_BUFFER {
+            // One huge request does not keep its buffer for the rest of the file.
+            self.encoded = Vec::new();
+        }
+        written.map_err(|source| self.io_error(source))
     }
 
     /// Writes `request` as it is.
