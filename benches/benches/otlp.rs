@@ -65,6 +65,43 @@ fn decode(c: &mut Criterion) {
             black_box(decoded)
         })
     });
+    // The conversion alone, from requests already decoded: what a receiver built on tonic's
+    // generated service, which hands over prost's messages, pays.
+    let decoded: Vec<ExportTraceServiceRequest> = requests
+        .iter()
+        .map(|bytes| ExportTraceServiceRequest::decode(bytes.as_slice()).expect("valid"))
+        .collect();
+    group.bench_function("convert_only", |b| {
+        b.iter(|| {
+            let mut converted = 0;
+            for request in &decoded {
+                converted += spans_from_request(black_box(request), &interner)
+                    .expect("valid ids")
+                    .len();
+            }
+            black_box(converted)
+        })
+    });
+    // The same on two threads at once, one interner between them, as a receiver's workers.
+    group.bench_function("convert_only_two_threads", |b| {
+        b.iter(|| {
+            let (first, second) = decoded.split_at(decoded.len() / 2);
+            let convert = |requests: &[ExportTraceServiceRequest]| {
+                requests
+                    .iter()
+                    .map(|r| {
+                        spans_from_request(black_box(r), &interner)
+                            .expect("valid ids")
+                            .len()
+                    })
+                    .sum::<usize>()
+            };
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| convert(second));
+                black_box(convert(first) + other.join().expect("converts"))
+            })
+        })
+    });
     group.bench_function("walk", |b| {
         b.iter(|| {
             let mut decoded = 0;

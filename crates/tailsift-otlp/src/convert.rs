@@ -59,7 +59,7 @@ use tailsift::{
     StatusCode, Str, TraceId, Value,
 };
 
-use crate::strings::{Intern, List};
+use crate::strings::{Intern, List, Recent};
 
 /// A message that cannot become engine spans.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,6 +142,7 @@ pub fn append_spans(
     out.reserve(total);
     let mut reader = Reader {
         interner,
+        recent: Recent::new(),
         saw_strindex: false,
     };
     let result = reader.resource_spans(resource_spans, out);
@@ -288,9 +289,11 @@ fn find_group<'a, G, T>(
     Some(i)
 }
 
-/// Proto to engine, with the interner and what the conversion noticed on the way.
+/// Proto to engine, with the interner, the strings it gave last, and what the conversion
+/// noticed on the way.
 struct Reader<'i> {
     interner: &'i Interner,
+    recent: Recent,
     saw_strindex: bool,
 }
 
@@ -312,6 +315,13 @@ impl SpanPath {
 }
 
 impl Reader<'_> {
+    /// `s` interned, through the memory of the strings interned last: the keys and names of
+    /// one request repeat span after span, and one found there costs no lock.
+    #[inline]
+    fn intern(&mut self, s: &str) -> Str {
+        self.recent.intern(self.interner, s)
+    }
+
     fn resource_spans(
         &mut self,
         resource_spans: &[trace::ResourceSpans],
@@ -346,33 +356,29 @@ impl Reader<'_> {
     fn resource(&mut self, r: Option<&resource::Resource>, schema_url: &str) -> Resource {
         let Some(r) = r else {
             return Resource {
-                schema_url: self.interner.intern(schema_url),
+                schema_url: self.intern(schema_url),
                 ..Resource::default()
             };
         };
         Resource {
             attributes: self.attributes(&r.attributes, List::Origin),
             dropped_attributes_count: r.dropped_attributes_count,
-            schema_url: self.interner.intern(schema_url),
+            schema_url: self.intern(schema_url),
             entity_refs: r
                 .entity_refs
                 .iter()
                 .map(|e| EntityRef {
-                    schema_url: self.interner.intern(&e.schema_url),
-                    entity_type: self.interner.intern(&e.r#type),
-                    id_keys: e.id_keys.iter().map(|k| self.interner.intern(k)).collect(),
-                    description_keys: e
-                        .description_keys
-                        .iter()
-                        .map(|k| self.interner.intern(k))
-                        .collect(),
+                    schema_url: self.intern(&e.schema_url),
+                    entity_type: self.intern(&e.r#type),
+                    id_keys: e.id_keys.iter().map(|k| self.intern(k)).collect(),
+                    description_keys: e.description_keys.iter().map(|k| self.intern(k)).collect(),
                 })
                 .collect(),
         }
     }
 
     fn scope(&mut self, s: Option<&common::InstrumentationScope>, schema_url: &str) -> Scope {
-        let schema_url = self.interner.intern(schema_url);
+        let schema_url = self.intern(schema_url);
         let Some(s) = s else {
             return Scope {
                 schema_url,
@@ -380,8 +386,8 @@ impl Reader<'_> {
             };
         };
         Scope {
-            name: self.interner.intern(&s.name),
-            version: self.interner.intern(&s.version),
+            name: self.intern(&s.name),
+            version: self.intern(&s.version),
             attributes: self.attributes(&s.attributes, List::Origin),
             dropped_attributes_count: s.dropped_attributes_count,
             schema_url,
@@ -421,7 +427,7 @@ impl Reader<'_> {
                 .iter()
                 .map(|e| Event {
                     time_unix_nano: e.time_unix_nano,
-                    name: self.interner.intern(&e.name),
+                    name: self.intern(&e.name),
                     attributes: self.attributes(&e.attributes, List::Span),
                     dropped_attributes_count: e.dropped_attributes_count,
                 })
@@ -436,7 +442,7 @@ impl Reader<'_> {
             span_id: span_id(&s.span_id, || path.field("span_id"))?,
             parent_span_id: parent_span_id(&s.parent_span_id, || path.field("parent_span_id"))?,
             flags: s.flags,
-            name: self.interner.intern(&s.name),
+            name: self.intern(&s.name),
             kind: SpanKind::from_i32(s.kind),
             start_time_unix_nano: s.start_time_unix_nano,
             end_time_unix_nano: s.end_time_unix_nano,
@@ -457,7 +463,7 @@ impl Reader<'_> {
             .map(|kv| {
                 self.note_key_strindex(kv);
                 KeyValue {
-                    key: self.interner.intern(&kv.key),
+                    key: self.intern(&kv.key),
                     value: self.value(kv.value.as_ref(), list.values(&kv.key)),
                 }
             })

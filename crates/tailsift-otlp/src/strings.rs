@@ -3,6 +3,8 @@
 //! that all three make the same spans: which string values go through the interner, the
 //! interned strings a walk was given last, and lists without spare room.
 
+use std::convert::Infallible;
+
 use tailsift::{Interner, Str, Text};
 
 /// Which list an attribute is in, which says what goes through the interner.
@@ -93,6 +95,14 @@ impl Recent {
             *slot = Some(fresh.clone());
         }
         Ok(fresh)
+    }
+
+    /// `s` interned: the string remembered for its bytes, or `interner`'s.
+    #[inline]
+    pub(crate) fn intern(&mut self, interner: &Interner, s: &str) -> Str {
+        let Ok(interned) =
+            self.get_or_intern(s.as_bytes(), || Ok::<_, Infallible>(interner.intern(s)));
+        interned
     }
 
     /// Whether no string is remembered.

@@ -25,7 +25,6 @@
 //! writers put it last), so they are made with a placeholder origin and given their own once
 //! their `ResourceSpans` ends.
 
-use std::convert::Infallible;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -90,11 +89,7 @@ impl Walk<'_> {
     /// `s` interned, through the memory of the strings interned last.
     #[inline]
     fn intern(&mut self, s: &str) -> Str {
-        let interner = self.interner;
-        let Ok(interned) = self
-            .recent
-            .get_or_intern(s.as_bytes(), || Ok::<_, Infallible>(interner.intern(s)));
-        interned
+        self.recent.intern(self.interner, s)
     }
 }
 
