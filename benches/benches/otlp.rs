@@ -113,6 +113,26 @@ fn decode(c: &mut Criterion) {
             black_box(decoded)
         })
     });
+    // The walk on two threads at once, one interner between them.
+    group.bench_function("walk_two_threads", |b| {
+        b.iter(|| {
+            let (first, second) = requests.split_at(requests.len() / 2);
+            let walk = |requests: &[Vec<u8>]| {
+                requests
+                    .iter()
+                    .map(|r| {
+                        spans_from_protobuf(black_box(r), &interner)
+                            .expect("valid")
+                            .len()
+                    })
+                    .sum::<usize>()
+            };
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| walk(second));
+                black_box(walk(first) + other.join().expect("walks"))
+            })
+        })
+    });
     group.finish();
 
     let json_bytes: usize = lines.iter().map(String::len).sum();

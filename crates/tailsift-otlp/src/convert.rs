@@ -462,10 +462,9 @@ impl Reader<'_> {
         kvs.iter()
             .map(|kv| {
                 self.note_key_strindex(kv);
-                KeyValue {
-                    key: self.intern(&kv.key),
-                    value: self.value(kv.value.as_ref(), list.values(&kv.key)),
-                }
+                let key = self.intern(&kv.key);
+                let value = self.value(kv.value.as_ref(), list.values(&key));
+                KeyValue { key, value }
             })
             .collect()
     }
@@ -483,7 +482,7 @@ impl Reader<'_> {
         };
         match v {
             // A short value is held in place (a `Text`): no allocation, nothing to intern.
-            V::StringValue(s) => Value::Str(intern.text(self.interner, s)),
+            V::StringValue(s) => Value::Str(intern.text(self.interner, &mut self.recent, s)),
             V::BoolValue(b) => Value::Bool(*b),
             V::IntValue(i) => Value::Int(*i),
             V::DoubleValue(d) => Value::Double(*d),

@@ -26,8 +26,9 @@ impl List {
         !matches!(self, List::Nested)
     }
 
-    /// How the value of the attribute with key `key` is held.
-    pub(crate) fn values(self, key: &str) -> Intern<'_> {
+    /// How the value of the attribute with key `key` (interned, if the list interns keys) is
+    /// held.
+    pub(crate) fn values(self, key: &Str) -> Intern<'_> {
         match self {
             List::Origin => Intern::All,
             List::Span => Intern::ByKey(key),
@@ -43,18 +44,19 @@ pub(crate) enum Intern<'a> {
     All,
     /// Those of key `.0`, if its values are low-cardinality (a span's, an event's or a link's
     /// attributes).
-    ByKey(&'a str),
+    ByKey(&'a Str),
     /// None (values nested in arrays and key-value lists).
     None,
 }
 
 impl Intern<'_> {
     /// The string value `s`, held by this rule: in place if short enough
-    /// ([`Text::INLINE_CAPACITY`]), else interned or a copy of its own.
-    pub(crate) fn text(self, interner: &Interner, s: &str) -> Text {
+    /// ([`Text::INLINE_CAPACITY`]), else interned or a copy of its own. `recent` answers the
+    /// values interned last without the interner's lock.
+    pub(crate) fn text(self, interner: &Interner, recent: &mut Recent, s: &str) -> Text {
         match self {
-            Intern::All if s.len() > Text::INLINE_CAPACITY => interner.intern(s).into(),
-            Intern::ByKey(key) => interner.attribute_value(key, s),
+            Intern::All if s.len() > Text::INLINE_CAPACITY => recent.intern(interner, s).into(),
+            Intern::ByKey(key) => recent.attribute_value(interner, key, s),
             _ => Text::from(s),
         }
     }
@@ -65,6 +67,9 @@ impl Intern<'_> {
 /// UTF-8 check (the bytes equal a `str`'s) nor the interner's lock and hash.
 pub(crate) struct Recent {
     slots: [Option<Str>; Recent::SLOTS],
+    /// The attribute values interned last, with the address of their key: what
+    /// [`Interner::attribute_value`] gave for that key and value.
+    values: [Option<(usize, Text)>; Recent::SLOTS],
 }
 
 impl Recent {
@@ -73,6 +78,7 @@ impl Recent {
     pub(crate) fn new() -> Recent {
         Recent {
             slots: [const { None }; Recent::SLOTS],
+            values: [const { None }; Recent::SLOTS],
         }
     }
 
@@ -105,10 +111,39 @@ impl Recent {
         interned
     }
 
+    /// What [`Interner::attribute_value`] gives for `key` and `value`: the value remembered
+    /// for them if there is one, else the interner's answer, remembered if it is interned.
+    ///
+    /// The key is known by its address, so only an interned key is remembered: its bytes are
+    /// never freed, so no other key ever has its address. And an interned value stays in the
+    /// interner, so for that key and value `attribute_value` gives it again: the memory gives
+    /// what the interner would, without its lock (a lock every span takes once or twice, for
+    /// its route or RPC service, and two threads decoding with one interner contend for).
+    #[inline]
+    pub(crate) fn attribute_value(&mut self, interner: &Interner, key: &Str, value: &str) -> Text {
+        // Held in place whatever its key: no interner, nothing to remember.
+        if value.len() <= Text::INLINE_CAPACITY {
+            return Text::from(value);
+        }
+        let address = key.as_str().as_ptr() as usize;
+        let at = (Recent::slot(value.as_bytes()) ^ address >> 4) % Recent::SLOTS;
+        let slot = &mut self.values[at];
+        if let Some((remembered, text)) = slot {
+            if *remembered == address && text.as_str() == value {
+                return text.clone();
+            }
+        }
+        let text = interner.attribute_value(key.as_str(), value);
+        if key.is_immortal() && text.is_immortal() {
+            *slot = Some((address, text.clone()));
+        }
+        text
+    }
+
     /// Whether no string is remembered.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none)
+        self.slots.iter().all(Option::is_none) && self.values.iter().all(Option::is_none)
     }
 
     /// The slot of `bytes`: from its length and its first and last eight bytes, which tell
@@ -133,5 +168,72 @@ impl Recent {
 pub(crate) fn exact<T>(list: &mut Vec<T>) {
     if list.capacity() > list.len() {
         list.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_values_are_what_the_interner_gives() {
+        let interner = Interner::default();
+        let route = interner.intern("http.route");
+        let url = interner.intern("url.full");
+        let copied_route = Str::from("http.route");
+        assert!(route.is_immortal() && url.is_immortal() && !copied_route.is_immortal());
+        let values: Vec<String> = (0..200)
+            .map(|i| format!("/api/v1/items/{{id}}/part-{}", i % 70))
+            .chain(["short".to_owned(), "x".repeat(16), "x".repeat(15)])
+            .collect();
+        let mut recent = Recent::new();
+        for _ in 0..3 {
+            for value in &values {
+                for key in [&route, &url, &copied_route] {
+                    let remembered = recent.attribute_value(&interner, key, value);
+                    let direct = interner.attribute_value(key.as_str(), value);
+                    assert_eq!(remembered.as_str(), direct.as_str());
+                    assert_eq!(
+                        remembered.is_immortal(),
+                        direct.is_immortal(),
+                        "{key} {value}"
+                    );
+                    assert_eq!(remembered.is_inline(), direct.is_inline());
+                    if direct.is_immortal() && !direct.is_inline() {
+                        // The same copy, not an equal one.
+                        assert_eq!(remembered.as_str().as_ptr(), direct.as_str().as_ptr());
+                    }
+                }
+            }
+        }
+        // A route's long value is interned; the same bytes as another key's value are not,
+        // whichever slot that key's address gives them (many keys: some share the route's).
+        let keys: Vec<Str> = (0..256)
+            .map(|i| interner.intern(&format!("custom.key.{i}")))
+            .collect();
+        for value in &values[..4] {
+            assert!(recent
+                .attribute_value(&interner, &route, value)
+                .is_immortal());
+            for key in &keys {
+                let text = recent.attribute_value(&interner, key, value);
+                assert!(!text.is_immortal(), "{key} {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_a_full_interner_copies_are_not_remembered() {
+        // Values may take half the interner's bound: here none.
+        let interner = Interner::new(1);
+        let route = interner.intern("http.route");
+        assert!(route.is_immortal());
+        let mut recent = Recent::new();
+        for _ in 0..2 {
+            let text = recent.attribute_value(&interner, &route, "/api/v1/items/{id}");
+            assert_eq!(text.as_str(), "/api/v1/items/{id}");
+            assert!(!text.is_immortal());
+        }
+        assert!(recent.values.iter().all(Option::is_none));
     }
 }

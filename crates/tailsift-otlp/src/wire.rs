@@ -548,7 +548,7 @@ impl<'i> Walk<'i> {
         } else {
             Str::from(utf8(key)?)
         };
-        let intern = list.values(key.as_str());
+        let intern = list.values(&key);
         let value = match value {
             Some(bytes) => self.any_value(bytes, intern, depth)?,
             None => Value::Empty,
@@ -582,7 +582,7 @@ impl<'i> Walk<'i> {
         let mut fields = Fields::new(bytes);
         while let Some((number, payload)) = fields.next()? {
             let v = match number {
-                1 => Value::Str(intern.text(self.interner, payload.string()?)),
+                1 => Value::Str(intern.text(self.interner, &mut self.recent, payload.string()?)),
                 2 => Value::Bool(payload.varint()? != 0),
                 3 => Value::Int(payload.varint()? as i64),
                 4 => Value::Double(f64::from_bits(payload.fixed64()?)),

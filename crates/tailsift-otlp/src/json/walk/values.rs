@@ -63,10 +63,10 @@ impl<'de> Message<'de> for KeyValueFields<'_, '_> {
                 "value" => {
                     seen.first(2)?;
                     value_first = key.is_none();
-                    let key = key.as_ref().map_or("", Str::as_str);
+                    let empty = Str::empty();
                     let seed = AnyValueFields {
                         walk: &mut *walk,
-                        intern: list.values(key),
+                        intern: list.values(key.as_ref().unwrap_or(&empty)),
                         depth,
                     };
                     value = map
@@ -87,7 +87,8 @@ impl<'de> Message<'de> for KeyValueFields<'_, '_> {
         // A string value read before its key was held by the rule of the empty key: held again
         // by its own key's rule (a span's attribute values are interned by their key).
         if let (true, Value::Str(text)) = (value_first, &value) {
-            value = Value::Str(list.values(key.as_str()).text(walk.interner, text.as_str()));
+            let intern = list.values(&key);
+            value = Value::Str(intern.text(walk.interner, &mut walk.recent, text.as_str()));
         }
         Ok(KeyValue { key, value })
     }
@@ -116,9 +117,11 @@ impl<'de> Message<'de> for AnyValueFields<'_, '_, '_> {
         while let Some(key) = map.next_key_seed(Key)? {
             let next = match key {
                 "stringValue" => {
-                    let interner = walk.interner;
-                    map.next_value_seed(OrNull(Text(|s: &str| intern.text(interner, s))))?
-                        .map(Value::Str)
+                    let Walk {
+                        interner, recent, ..
+                    } = &mut *walk;
+                    let text = |s: &str| intern.text(interner, recent, s);
+                    map.next_value_seed(OrNull(Text(text)))?.map(Value::Str)
                 }
                 "boolValue" => map.next_value::<Option<bool>>()?.map(Value::Bool),
                 "intValue" => map
