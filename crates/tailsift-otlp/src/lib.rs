@@ -21,6 +21,8 @@
 //! - [`RequestReader`] / [`SpanReader`]: stream a file of requests, OTLP/JSON (a document or
 //!   JSON lines) or length-prefixed protobuf, the format told by the file's extension
 //!   ([`Format::from_path`]); errors name the file and the line or message.
+//!   [`RequestReader::next_raw`] hands requests over undecoded ([`RawRequest`]), to be decoded
+//!   on other threads.
 //! - [`SpanWriter`]: write spans or requests as JSON lines or length-prefixed protobuf.
 //!
 //! ```
