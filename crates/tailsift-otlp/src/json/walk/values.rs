@@ -1,6 +1,7 @@
 //! Attributes and the values they hold: `KeyValue`, `AnyValue`, and the arrays and key-value
 //! lists values nest.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::{MapAccess, SeqAccess};
@@ -134,12 +135,12 @@ impl<'de> Message<'de> for AnyValueFields<'_, '_, '_> {
                     .next_value::<Option<Bytes>>()?
                     .map(|b| Value::Bytes(Arc::new(b.0))),
                 "arrayValue" => {
-                    let seed = Object(ArrayValueFields(&mut *walk, depth + 1));
+                    let seed = Object(ListValueFields(&mut *walk, depth + 1, PhantomData));
                     map.next_value_seed(OrNull(seed))?
                         .map(|values| Value::Array(Arc::new(values)))
                 }
                 "kvlistValue" => {
-                    let seed = Object(KeyValueListFields(&mut *walk, depth + 1));
+                    let seed = Object(ListValueFields(&mut *walk, depth + 1, PhantomData));
                     map.next_value_seed(OrNull(seed))?
                         .map(|values| Value::KvList(Arc::new(values)))
                 }
@@ -164,20 +165,24 @@ impl<'de> Message<'de> for AnyValueFields<'_, '_, '_> {
     }
 }
 
-/// An `ArrayValue` at `.1`: `{"values": [...]}`.
-struct ArrayValueFields<'w, 'i>(&'w mut Walk<'i>, usize);
+/// An `ArrayValue` (of `Value`s) or a `KeyValueList` (of `KeyValue`s) at depth `.1`:
+/// `{"values": [...]}`.
+struct ListValueFields<'w, 'i, T>(&'w mut Walk<'i>, usize, PhantomData<T>);
 
-impl<'de> Message<'de> for ArrayValueFields<'_, '_> {
-    type Value = Vec<Value>;
+impl<'de, 'i, T> Message<'de> for ListValueFields<'_, 'i, T>
+where
+    for<'w> Nested<'w, 'i, T>: Element<'de>,
+{
+    type Value = Vec<T>;
 
-    fn fields<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {
+    fn fields<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
         let mut seen = Seen::default();
         let mut values = Vec::new();
         while let Some(key) = map.next_key_seed(Key)? {
             match key {
                 "values" => {
                     seen.first(1)?;
-                    list_field(&mut map, Values(&mut *self.0, self.1, &mut values))?;
+                    list_field(&mut map, Nested(&mut *self.0, self.1, &mut values))?;
                 }
                 _ => skip(&mut map)?,
             }
@@ -187,10 +192,10 @@ impl<'de> Message<'de> for ArrayValueFields<'_, '_> {
     }
 }
 
-/// The values of an array at `.1`, pushed onto `.2`.
-struct Values<'w, 'i>(&'w mut Walk<'i>, usize, &'w mut Vec<Value>);
+/// The elements of an array or a key-value list at depth `.1`, pushed onto `.2`.
+struct Nested<'w, 'i, T>(&'w mut Walk<'i>, usize, &'w mut Vec<T>);
 
-impl<'de> Element<'de> for Values<'_, '_> {
+impl<'de> Element<'de> for Nested<'_, '_, Value> {
     fn next<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
         let seed = Object(AnyValueFields {
             walk: &mut *self.0,
@@ -201,33 +206,7 @@ impl<'de> Element<'de> for Values<'_, '_> {
     }
 }
 
-/// A `KeyValueList` at `.1`: `{"values": [...]}`.
-struct KeyValueListFields<'w, 'i>(&'w mut Walk<'i>, usize);
-
-impl<'de> Message<'de> for KeyValueListFields<'_, '_> {
-    type Value = Vec<KeyValue>;
-
-    fn fields<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<KeyValue>, A::Error> {
-        let mut seen = Seen::default();
-        let mut values = Vec::new();
-        while let Some(key) = map.next_key_seed(Key)? {
-            match key {
-                "values" => {
-                    seen.first(1)?;
-                    list_field(&mut map, NestedKeyValues(&mut *self.0, self.1, &mut values))?;
-                }
-                _ => skip(&mut map)?,
-            }
-        }
-        exact(&mut values);
-        Ok(values)
-    }
-}
-
-/// The key-value pairs of a list at `.1`, pushed onto `.2`.
-struct NestedKeyValues<'w, 'i>(&'w mut Walk<'i>, usize, &'w mut Vec<KeyValue>);
-
-impl<'de> Element<'de> for NestedKeyValues<'_, '_> {
+impl<'de> Element<'de> for Nested<'_, '_, KeyValue> {
     fn next<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
         let seed = Object(KeyValueFields {
             walk: &mut *self.0,
