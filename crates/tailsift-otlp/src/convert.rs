@@ -37,12 +37,14 @@
 //! Span names, event names, attribute keys and every string of resources and scopes
 //! (including their attribute values: `service.name` and friends) go through the caller's
 //! [`Interner`], so a buffer of a million spans holds one copy of each. String values of at
-//! most [`Text::INLINE_CAPACITY`](tailsift::Text::INLINE_CAPACITY) bytes (most of them: methods, codes, systems, tiers) are held
-//! in place in the attribute, with no allocation of their own. Longer span, event and link
-//! attribute values are interned when the semantic conventions make their key's values
-//! low-cardinality (`http.route`, `rpc.service`, `db.collection.name`, `error.type`, …:
-//! [`tailsift::has_low_cardinality_values`]), and are copies of their own otherwise (URLs,
-//! statements, messages: often unique), as are trace states and status messages.
+//! most [`Text::INLINE_CAPACITY`](tailsift::Text::INLINE_CAPACITY) bytes (most of them:
+//! methods, codes, systems, tiers) are held in place in the attribute, with no allocation of
+//! their own. Longer span, event and link attribute values are interned when the semantic
+//! conventions make their key's values low-cardinality (`http.route`, `rpc.service`,
+//! `db.collection.name`, `error.type`, …: [`tailsift::has_low_cardinality_values`]), and are
+//! copies of their own otherwise (URLs, statements, messages: often unique), as are trace
+//! states and status messages. A small memory of the strings interned last, per request,
+//! answers most of them without the interner's lock.
 //!
 //! (Over 600 lines: the two directions of one lossless mapping, field by field, read best side by
 //! side.)
