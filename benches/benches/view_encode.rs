@@ -1,7 +1,8 @@
 //! The WASM trace-view wire format: encoding a `TraceView` (`tailsift::abi::ViewEncoder`, one
 //! warm encoder, as the WASM host will keep one per thread) for traces of 1, 10 and 100 spans,
-//! with and without the critical path; and a guest's decode walk of a 10-span buffer (parse,
-//! then every span's name and every attribute's key and value).
+//! with and without the critical path; and a guest's decode of a 10-span buffer: a walk (parse,
+//! then every span's name and every attribute's key and value) and a policy that reads no
+//! string (parse, then every span's status).
 //!
 //! Views are built outside the timed loop and kept, so their lazily computed facts are computed
 //! once: `with_critical_path` measures writing the path into the buffer, not computing it (the
@@ -64,6 +65,14 @@ fn encode(c: &mut Criterion) {
                 }
             }
             black_box(seen)
+        })
+    });
+    group.bench_function("parse_and_statuses_10_spans", |b| {
+        b.iter(|| {
+            let Ok(trace) = TraceBuf::parse(black_box(&bytes)) else {
+                return 0;
+            };
+            black_box(trace.spans().filter(|s| s.is_error()).count())
         })
     });
     group.finish();

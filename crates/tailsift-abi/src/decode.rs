@@ -5,11 +5,17 @@
 //! every section starts on an 8-byte boundary after the header and ends inside the buffer; that
 //! the span columns all have one element per span (the attribute offsets one more); that the
 //! string offsets, the spans' attribute offsets and the origins' attribute ranges are in order
-//! and inside the data they index. What it leaves to the accessors: string indices (a bad one
-//! reads as `None`), UTF-8 (checked when a string is read, so a policy pays only for the strings
-//! it reads), value tags (an unknown one reads as `None`), and span indices in the root, the
-//! parent index and the critical path (a bad one reads as `None` through [`TraceBuf::span`]).
-//! No accessor panics, whatever the bytes.
+//! and inside the data they index; and whether the string bytes, as a whole, are UTF-8. What it
+//! leaves to the accessors: string indices (a bad one reads as `None`), each string's UTF-8
+//! (when the whole is valid, a string is valid if it starts and ends on character boundaries,
+//! two compares; else each string read is checked on its own, so one bad string reads as `None`
+//! and the others still read), value tags (an unknown one reads as `None`), and span indices in
+//! the root, the parent index and the critical path (a bad one reads as `None` through
+//! [`TraceBuf::span`]). No accessor panics, whatever the bytes.
+//!
+//! Why the string bytes are checked whole, once: a policy that walks its spans reads a string
+//! for every name, key and string value, and checking each on its own was over half of such a
+//! walk; the string table holds each distinct string once, so one pass over it is short.
 
 use core::fmt;
 
@@ -50,6 +56,9 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
 pub struct TraceBuf<'a> {
     bytes: &'a [u8],
     sections: [&'a [u8]; SECTION_COUNT],
+    /// The string bytes as one `str`, if they are valid UTF-8 as a whole (as the encoder
+    /// writes them); `None` sends every string read through its own check.
+    text: Option<&'a str>,
 }
 
 impl fmt::Debug for TraceBuf<'_> {
@@ -122,7 +131,12 @@ impl<'a> TraceBuf<'a> {
             sections[section as usize] = bytes.get(start..end).ok_or(out_of_bounds)?;
             counts[section as usize] = count;
         }
-        let buf = TraceBuf { bytes, sections };
+        let text = core::str::from_utf8(sections[Section::StringBytes as usize]).ok();
+        let buf = TraceBuf {
+            bytes,
+            sections,
+            text,
+        };
         buf.check_counts(&counts)?;
         buf.check_offsets()?;
         Ok(buf)
@@ -328,14 +342,27 @@ impl<'a> TraceBuf<'a> {
 
     /// String `index`'s bytes, unvalidated (bytes attribute values are read this way).
     pub fn string_bytes(&self, index: usize) -> Option<&'a [u8]> {
-        let start = self.u32_in(Section::StringOffsets, index)? as usize;
-        let end = self.u32_in(Section::StringOffsets, index.checked_add(1)?)? as usize;
-        self.section(Section::StringBytes).get(start..end)
+        self.section(Section::StringBytes)
+            .get(self.string_range(index)?)
     }
 
     /// String `index`, if it is in the table and valid UTF-8.
     pub fn string(&self, index: usize) -> Option<&'a str> {
-        core::str::from_utf8(self.string_bytes(index)?).ok()
+        let range = self.string_range(index)?;
+        match self.text {
+            // A slice of valid UTF-8 is valid if both its ends are character boundaries,
+            // which is what `get` checks.
+            Some(text) => text.get(range),
+            None => core::str::from_utf8(self.section(Section::StringBytes).get(range)?).ok(),
+        }
+    }
+
+    /// Where string `index` lies in the string bytes (`parse` checked that the offsets are in
+    /// order and in bounds, but not `index`).
+    fn string_range(&self, index: usize) -> Option<core::ops::Range<usize>> {
+        let start = self.u32_in(Section::StringOffsets, index)? as usize;
+        let end = self.u32_in(Section::StringOffsets, index.checked_add(1)?)? as usize;
+        Some(start..end)
     }
 
     /// How many spans the trace has.

@@ -1,4 +1,5 @@
-//! The encoder: [`Encoder`] gathers one trace's columns, then writes the buffer.
+//! The encoder: [`Encoder::begin`] starts a trace, whose [`TraceEncoder`] gathers its columns
+//! and then writes the buffer.
 //!
 //! It runs once per decided trace on the host, so it is built for reuse: every column, the
 //! string table and the output are vectors cleared (not freed) between traces, and the string
@@ -7,14 +8,16 @@
 //!
 //! Deduplicating strings is most of the work (a 10-span trace has over a hundred names, keys
 //! and values to look up), so the table first tries the address of the bytes it is given:
-//! engines share one allocation per repeated string, and a hit there, confirmed by comparing
-//! the bytes, skips hashing. The sections are written into a buffer sized first, without a
-//! capacity check per element.
+//! engines share one allocation per repeated string, and a hit there skips hashing. The hit
+//! is not confirmed by comparing bytes: a [`TraceEncoder`] takes only strings that outlive it,
+//! so within one trace an address and a length stand for one string. Each column is held as
+//! the little-endian bytes its section will have, and copied into the buffer whole.
 
 mod strings;
 
 use alloc::vec::Vec;
 use core::fmt;
+use core::marker::PhantomData;
 
 use crate::layout::{
     align_up, Section, AT_BYTES, AT_CONTENTS, AT_DURATION, AT_END, AT_ERROR_COUNT, AT_HEADER_LEN,
@@ -66,7 +69,7 @@ pub struct TraceFacts<'a> {
     pub root_name: &'a str,
 }
 
-/// One span's columns, given to [`Encoder::push_span`].
+/// One span's columns, given to [`TraceEncoder::push_span`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpanFacts<'a> {
     /// The span id's 8 bytes.
@@ -85,13 +88,13 @@ pub struct SpanFacts<'a> {
     pub status: u8,
     /// W3C trace flags and OTLP span flags.
     pub flags: u32,
-    /// The span's origin, as returned by [`Encoder::push_origin`].
+    /// The span's origin, as returned by [`TraceEncoder::push_origin`].
     pub origin: u32,
     /// W3C tracestate (`""` when unset).
     pub trace_state: &'a str,
 }
 
-/// One origin's strings, given to [`Encoder::push_origin`].
+/// One origin's strings, given to [`TraceEncoder::push_origin`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OriginFacts<'a> {
     /// The resource's `service.name` (`""` when absent).
@@ -102,7 +105,7 @@ pub struct OriginFacts<'a> {
     pub scope_version: &'a str,
 }
 
-/// Why [`Encoder::finish`] could not write a buffer.
+/// Why [`TraceEncoder::finish`] could not write a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EncodeError {
     /// The buffer would be over 4 GiB, past what its `u32` offsets can address.
@@ -125,12 +128,40 @@ impl fmt::Display for EncodeError {
 
 impl core::error::Error for EncodeError {}
 
+/// One column of a section, held as the bytes the buffer will have (each element `W` bytes,
+/// little-endian), so that [`TraceEncoder::finish`] copies it whole.
+#[derive(Clone, Debug, Default)]
+struct Column<const W: usize>(Vec<u8>);
+
+impl<const W: usize> Column<W> {
+    fn push(&mut self, element: [u8; W]) {
+        self.0.extend_from_slice(&element);
+    }
+
+    /// Elements held.
+    fn count(&self) -> usize {
+        self.0.len() / W
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
 /// The attribute columns.
 #[derive(Clone, Debug, Default)]
 struct Attributes {
-    keys: Vec<u32>,
-    tags: Vec<u8>,
-    values: Vec<u64>,
+    keys: Column<4>,
+    tags: Column<1>,
+    values: Column<8>,
 }
 
 impl Attributes {
@@ -141,9 +172,10 @@ impl Attributes {
     }
 
     fn len(&self) -> u32 {
-        self.keys.len() as u32
+        self.keys.count() as u32
     }
 
+    #[inline(always)]
     fn push(&mut self, strings: &mut StringTable, key: &str, value: Value<'_>) {
         let (tag, payload) = match value {
             Value::Empty => (tag::EMPTY, 0),
@@ -159,31 +191,31 @@ impl Attributes {
             Value::Array { len } => (tag::ARRAY, len),
             Value::KvList { len } => (tag::KVLIST, len),
         };
-        self.keys.push(strings.intern(key.as_bytes()));
-        self.tags.push(tag);
-        self.values.push(payload);
+        self.keys.push(strings.intern(key.as_bytes()).to_le_bytes());
+        self.tags.push([tag]);
+        self.values.push(payload.to_le_bytes());
     }
 
     fn capacity_bytes(&self) -> usize {
-        self.keys.capacity() * 4 + self.tags.capacity() + self.values.capacity() * 8
+        self.keys.capacity_bytes() + self.tags.capacity_bytes() + self.values.capacity_bytes()
     }
 }
 
 /// The span columns.
 #[derive(Clone, Debug, Default)]
 struct Spans {
-    ids: Vec<[u8; 8]>,
-    parent_ids: Vec<[u8; 8]>,
-    starts: Vec<u64>,
-    ends: Vec<u64>,
-    names: Vec<u32>,
-    kinds: Vec<u8>,
-    statuses: Vec<u8>,
-    flags: Vec<u32>,
-    origins: Vec<u32>,
-    trace_states: Vec<u32>,
+    ids: Column<8>,
+    parent_ids: Column<8>,
+    starts: Column<8>,
+    ends: Column<8>,
+    names: Column<4>,
+    kinds: Column<1>,
+    statuses: Column<1>,
+    flags: Column<4>,
+    origins: Column<4>,
+    trace_states: Column<4>,
     /// Where each span's attributes start, and one past the last span's: starts as `[0]`.
-    attribute_offsets: Vec<u32>,
+    attribute_offsets: Column<4>,
 }
 
 impl Spans {
@@ -212,42 +244,53 @@ impl Spans {
         origins.clear();
         trace_states.clear();
         attribute_offsets.clear();
-        attribute_offsets.push(0);
+        attribute_offsets.push(0u32.to_le_bytes());
+    }
+
+    fn count(&self) -> usize {
+        self.ids.count()
     }
 
     fn capacity_bytes(&self) -> usize {
-        (self.ids.capacity() + self.parent_ids.capacity()) * 8
-            + (self.starts.capacity() + self.ends.capacity()) * 8
-            + (self.kinds.capacity() + self.statuses.capacity())
-            + (self.names.capacity() + self.flags.capacity() + self.origins.capacity()) * 4
-            + (self.trace_states.capacity() + self.attribute_offsets.capacity()) * 4
+        self.ids.capacity_bytes()
+            + self.parent_ids.capacity_bytes()
+            + self.starts.capacity_bytes()
+            + self.ends.capacity_bytes()
+            + self.names.capacity_bytes()
+            + self.kinds.capacity_bytes()
+            + self.statuses.capacity_bytes()
+            + self.flags.capacity_bytes()
+            + self.origins.capacity_bytes()
+            + self.trace_states.capacity_bytes()
+            + self.attribute_offsets.capacity_bytes()
     }
 }
 
 /// Builds trace buffers, one trace at a time, reusing its memory across traces.
 ///
-/// Per trace: [`begin`](Encoder::begin) with the trace's facts, then
-/// [`push_origin`](Encoder::push_origin) for each distinct origin before the first span that
-/// refers to it, [`push_span`](Encoder::push_span) for each span in order, optionally
-/// [`set_critical_path`](Encoder::set_critical_path) and
-/// [`set_parents`](Encoder::set_parents), and [`finish`](Encoder::finish), which writes the
-/// buffer and returns it.
+/// Per trace: [`begin`](Encoder::begin) with the trace's facts returns a [`TraceEncoder`];
+/// then [`push_origin`](TraceEncoder::push_origin) for each distinct origin before the first
+/// span that refers to it, [`push_span`](TraceEncoder::push_span) for each span in order,
+/// optionally [`set_critical_path`](TraceEncoder::set_critical_path) and
+/// [`set_parents`](TraceEncoder::set_parents), and [`finish`](TraceEncoder::finish), which
+/// writes the buffer and returns it.
 ///
 /// ```
 /// use tailsift_abi::{Encoder, OriginFacts, SpanFacts, TraceBuf, TraceFacts, Value};
 ///
 /// let mut encoder = Encoder::new();
-/// encoder.begin(&TraceFacts { trace_id: [7; 16], root: Some(0), ..TraceFacts::default() });
-/// let origin = encoder.push_origin(
+/// let mut trace =
+///     encoder.begin(&TraceFacts { trace_id: [7; 16], root: Some(0), ..TraceFacts::default() });
+/// let origin = trace.push_origin(
 ///     &OriginFacts { service: "checkout", ..OriginFacts::default() },
 ///     [("service.name", Value::Str("checkout"))],
 ///     [],
 /// );
-/// encoder.push_span(
+/// trace.push_span(
 ///     &SpanFacts { span_id: [1; 8], name: "PlaceOrder", origin, ..SpanFacts::default() },
 ///     [("http.response.status_code", Value::Int(200))],
 /// );
-/// let bytes = encoder.finish()?;
+/// let bytes = trace.finish()?;
 ///
 /// let trace = TraceBuf::parse(bytes)?;
 /// let root = trace.root().expect("span 0 is the root");
@@ -266,7 +309,7 @@ pub struct Encoder {
     span_attributes: Attributes,
     /// Origins' attributes, written after the spans' (so that each span's attributes stay one
     /// run given by `n + 1` offsets); the origin records' ranges are relative to this until
-    /// [`Encoder::finish`] shifts them.
+    /// [`TraceEncoder::finish`] shifts them.
     origin_attributes: Attributes,
     origins: Vec<[u32; 8]>,
     critical_path: Vec<u32>,
@@ -304,9 +347,10 @@ impl Encoder {
         encoder
     }
 
-    /// Starts a trace: forgets the previous one (keeping its memory) and records the trace's
-    /// facts.
-    pub fn begin(&mut self, facts: &TraceFacts<'_>) {
+    /// Starts a trace: forgets the previous one (keeping its memory), records the trace's
+    /// facts, and returns the trace's encoder. Every string given to it, here and after, must
+    /// outlive it (`'s`).
+    pub fn begin<'e, 's>(&'e mut self, facts: &TraceFacts<'s>) -> TraceEncoder<'e, 's> {
         self.strings.clear();
         self.spans.clear();
         self.span_attributes.clear();
@@ -323,81 +367,143 @@ impl Encoder {
             root_name: "",
             ..*facts
         };
+        TraceEncoder {
+            encoder: self,
+            strings: PhantomData,
+        }
     }
 
+    /// The bytes of memory the encoder holds (capacity, not length): constant once it has
+    /// encoded its largest trace, which is how a caller (or a test) can see that steady-state
+    /// encoding does not grow it.
+    pub fn capacity_bytes(&self) -> usize {
+        self.strings.capacity_bytes()
+            + self.spans.capacity_bytes()
+            + self.span_attributes.capacity_bytes()
+            + self.origin_attributes.capacity_bytes()
+            + self.origins.capacity() * ORIGIN_RECORD
+            + (self.critical_path.capacity() + self.parents.capacity()) * 4
+            + self.out.capacity()
+    }
+}
+
+/// One trace being encoded: what [`Encoder::begin`] returns, until [`TraceEncoder::finish`].
+///
+/// Every string it is given lives at least `'s`, longer than it does, and cannot change
+/// meanwhile (it is borrowed shared): so within one trace a string's address and length stand
+/// for its bytes, and the string table finds a string it has seen at that address without
+/// comparing them. A string that would not outlive the trace's encoding is refused by the
+/// compiler:
+///
+/// ```compile_fail,E0597
+/// use tailsift_abi::{Encoder, SpanFacts, TraceFacts};
+///
+/// let mut encoder = Encoder::new();
+/// let mut trace = encoder.begin(&TraceFacts::default());
+/// {
+///     let name = String::from("GET /cart");
+///     trace.push_span(&SpanFacts { name: &name, ..SpanFacts::default() }, []);
+/// } // `name` is freed here, and its address could hold other bytes...
+/// let bytes = trace.finish(); // ...while the trace is still being encoded.
+/// ```
+///
+/// Declared before the trace begins, the same string is taken:
+///
+/// ```
+/// use tailsift_abi::{Encoder, SpanFacts, TraceFacts};
+///
+/// let mut encoder = Encoder::new();
+/// let name = String::from("GET /cart");
+/// let mut trace = encoder.begin(&TraceFacts::default());
+/// trace.push_span(&SpanFacts { name: &name, ..SpanFacts::default() }, []);
+/// assert!(trace.finish().is_ok());
+/// ```
+#[derive(Debug)]
+pub struct TraceEncoder<'e, 's> {
+    encoder: &'e mut Encoder,
+    strings: PhantomData<&'s str>,
+}
+
+impl<'e, 's> TraceEncoder<'e, 's> {
     /// Adds an origin (a resource and its instrumentation scope) with its resource and scope
     /// attributes, and returns its index for [`SpanFacts::origin`].
-    pub fn push_origin<'v, R, S>(&mut self, origin: &OriginFacts<'_>, resource: R, scope: S) -> u32
+    pub fn push_origin<R, S>(&mut self, origin: &OriginFacts<'s>, resource: R, scope: S) -> u32
     where
-        R: IntoIterator<Item = (&'v str, Value<'v>)>,
-        S: IntoIterator<Item = (&'v str, Value<'v>)>,
+        R: IntoIterator<Item = (&'s str, Value<'s>)>,
+        S: IntoIterator<Item = (&'s str, Value<'s>)>,
     {
+        let this = &mut *self.encoder;
         let mut record = [0u32; 8];
-        record[ORIGIN_SERVICE] = self.strings.intern(origin.service.as_bytes());
-        record[ORIGIN_SCOPE_NAME] = self.strings.intern(origin.scope_name.as_bytes());
-        record[ORIGIN_SCOPE_VERSION] = self.strings.intern(origin.scope_version.as_bytes());
-        record[ORIGIN_RESOURCE_START] = self.origin_attributes.len();
+        record[ORIGIN_SERVICE] = this.strings.intern(origin.service.as_bytes());
+        record[ORIGIN_SCOPE_NAME] = this.strings.intern(origin.scope_name.as_bytes());
+        record[ORIGIN_SCOPE_VERSION] = this.strings.intern(origin.scope_version.as_bytes());
+        record[ORIGIN_RESOURCE_START] = this.origin_attributes.len();
         for (key, value) in resource {
-            self.origin_attributes.push(&mut self.strings, key, value);
+            this.origin_attributes.push(&mut this.strings, key, value);
         }
-        record[ORIGIN_RESOURCE_END] = self.origin_attributes.len();
-        record[ORIGIN_SCOPE_START] = self.origin_attributes.len();
+        record[ORIGIN_RESOURCE_END] = this.origin_attributes.len();
+        record[ORIGIN_SCOPE_START] = this.origin_attributes.len();
         for (key, value) in scope {
-            self.origin_attributes.push(&mut self.strings, key, value);
+            this.origin_attributes.push(&mut this.strings, key, value);
         }
-        record[ORIGIN_SCOPE_END] = self.origin_attributes.len();
-        self.origins.push(record);
-        self.origins.len() as u32 - 1
+        record[ORIGIN_SCOPE_END] = this.origin_attributes.len();
+        this.origins.push(record);
+        this.origins.len() as u32 - 1
     }
 
     /// Adds the next span, with its attributes.
-    pub fn push_span<'v, A>(&mut self, span: &SpanFacts<'_>, attributes: A)
+    pub fn push_span<A>(&mut self, span: &SpanFacts<'s>, attributes: A)
     where
-        A: IntoIterator<Item = (&'v str, Value<'v>)>,
+        A: IntoIterator<Item = (&'s str, Value<'s>)>,
     {
-        let name = self.strings.intern(span.name.as_bytes());
-        let trace_state = self.strings.intern(span.trace_state.as_bytes());
-        let spans = &mut self.spans;
+        let this = &mut *self.encoder;
+        let name = this.strings.intern(span.name.as_bytes());
+        let trace_state = this.strings.intern(span.trace_state.as_bytes());
+        let spans = &mut this.spans;
         spans.ids.push(span.span_id);
         spans.parent_ids.push(span.parent_span_id);
-        spans.starts.push(span.start_unix_nano);
-        spans.ends.push(span.end_unix_nano);
-        spans.names.push(name);
-        spans.kinds.push(span.kind);
-        spans.statuses.push(span.status);
-        spans.flags.push(span.flags);
-        spans.origins.push(span.origin);
-        spans.trace_states.push(trace_state);
+        spans.starts.push(span.start_unix_nano.to_le_bytes());
+        spans.ends.push(span.end_unix_nano.to_le_bytes());
+        spans.names.push(name.to_le_bytes());
+        spans.kinds.push([span.kind]);
+        spans.statuses.push([span.status]);
+        spans.flags.push(span.flags.to_le_bytes());
+        spans.origins.push(span.origin.to_le_bytes());
+        spans.trace_states.push(trace_state.to_le_bytes());
         for (key, value) in attributes {
-            self.span_attributes.push(&mut self.strings, key, value);
+            this.span_attributes.push(&mut this.strings, key, value);
         }
-        spans.attribute_offsets.push(self.span_attributes.len());
+        spans
+            .attribute_offsets
+            .push(this.span_attributes.len().to_le_bytes());
     }
 
     /// Includes the critical path: span indices, root first.
     pub fn set_critical_path(&mut self, spans: &[u32]) {
-        self.critical_path.clear();
-        self.critical_path.extend_from_slice(spans);
-        self.has_critical_path = true;
+        self.encoder.critical_path.clear();
+        self.encoder.critical_path.extend_from_slice(spans);
+        self.encoder.has_critical_path = true;
     }
 
     /// Includes each span's parent index (`None` when the parent is not in the trace), one per
-    /// span in span order: [`Encoder::finish`] pads or cuts the list to the span count.
+    /// span in span order: [`TraceEncoder::finish`] pads or cuts the list to the span count.
     pub fn set_parents<P>(&mut self, parents: P)
     where
         P: IntoIterator<Item = Option<u32>>,
     {
-        self.parents.clear();
-        self.parents
+        self.encoder.parents.clear();
+        self.encoder
+            .parents
             .extend(parents.into_iter().map(|p| p.unwrap_or(NONE)));
-        self.has_parents = true;
+        self.encoder.has_parents = true;
     }
 
     /// Writes the trace's buffer and returns it. It stays valid (and the encoder's memory
     /// stays allocated) until the next [`Encoder::begin`].
-    pub fn finish(&mut self) -> Result<&[u8], EncodeError> {
-        if self.has_parents {
-            self.parents.resize(self.spans.ids.len(), NONE);
+    pub fn finish(self) -> Result<&'e [u8], EncodeError> {
+        let this = self.encoder;
+        if this.has_parents {
+            this.parents.resize(this.spans.count(), NONE);
         }
         let Encoder {
             facts,
@@ -413,7 +519,7 @@ impl Encoder {
             parents,
             has_parents,
             out,
-        } = self;
+        } = this;
         let mut directory = [(0usize, 0usize); SECTION_COUNT];
         out.clear();
         out.resize(HEADER_LEN, 0);
@@ -424,40 +530,29 @@ impl Encoder {
         w.write(Section::StringOffsets, &[strings.offsets()], |v| {
             v.to_le_bytes()
         });
-        w.write_bytes(Section::StringBytes, strings.bytes());
-        w.write(Section::SpanId, &[&spans.ids], |id| id);
-        w.write(Section::ParentSpanId, &[&spans.parent_ids], |id| id);
-        w.write(Section::SpanStart, &[&spans.starts], u64::to_le_bytes);
-        w.write(Section::SpanEnd, &[&spans.ends], u64::to_le_bytes);
-        w.write(Section::SpanName, &[&spans.names], u32::to_le_bytes);
-        w.write_bytes(Section::SpanKind, &spans.kinds);
-        w.write_bytes(Section::SpanStatus, &spans.statuses);
-        w.write(Section::SpanFlags, &[&spans.flags], u32::to_le_bytes);
-        w.write(Section::SpanOrigin, &[&spans.origins], u32::to_le_bytes);
-        w.write(
-            Section::SpanTraceState,
-            &[&spans.trace_states],
-            u32::to_le_bytes,
-        );
-        w.write(
-            Section::SpanAttributes,
-            &[&spans.attribute_offsets],
-            u32::to_le_bytes,
-        );
-        w.write(
+        w.write_bytes(Section::StringBytes, 1, &[strings.bytes()]);
+        w.column(Section::SpanId, &spans.ids);
+        w.column(Section::ParentSpanId, &spans.parent_ids);
+        w.column(Section::SpanStart, &spans.starts);
+        w.column(Section::SpanEnd, &spans.ends);
+        w.column(Section::SpanName, &spans.names);
+        w.column(Section::SpanKind, &spans.kinds);
+        w.column(Section::SpanStatus, &spans.statuses);
+        w.column(Section::SpanFlags, &spans.flags);
+        w.column(Section::SpanOrigin, &spans.origins);
+        w.column(Section::SpanTraceState, &spans.trace_states);
+        w.column(Section::SpanAttributes, &spans.attribute_offsets);
+        w.columns(
             Section::AttributeKey,
-            &[&span_attributes.keys, &origin_attributes.keys],
-            u32::to_le_bytes,
+            [&span_attributes.keys, &origin_attributes.keys],
         );
-        w.write(
+        w.columns(
             Section::AttributeTag,
-            &[&span_attributes.tags, &origin_attributes.tags],
-            |b| [b],
+            [&span_attributes.tags, &origin_attributes.tags],
         );
-        w.write(
+        w.columns(
             Section::AttributeValue,
-            &[&span_attributes.values, &origin_attributes.values],
-            u64::to_le_bytes,
+            [&span_attributes.values, &origin_attributes.values],
         );
         let shift = span_attributes.len();
         w.write(Section::Origins, &[origins], |mut record| {
@@ -538,19 +633,6 @@ impl Encoder {
         }
         Ok(out)
     }
-
-    /// The bytes of memory the encoder holds (capacity, not length): constant once it has
-    /// encoded its largest trace, which is how a caller (or a test) can see that steady-state
-    /// encoding does not grow it.
-    pub fn capacity_bytes(&self) -> usize {
-        self.strings.capacity_bytes()
-            + self.spans.capacity_bytes()
-            + self.span_attributes.capacity_bytes()
-            + self.origin_attributes.capacity_bytes()
-            + self.origins.capacity() * ORIGIN_RECORD
-            + (self.critical_path.capacity() + self.parents.capacity()) * 4
-            + self.out.capacity()
-    }
 }
 
 fn put(header: &mut [u8], at: usize, bytes: &[u8]) {
@@ -586,11 +668,30 @@ impl SectionWriter<'_> {
         self.directory[section as usize] = (offset, count);
     }
 
-    /// Writes `bytes` as a section of single bytes.
-    fn write_bytes(&mut self, section: Section, bytes: &[u8]) {
+    /// Writes a column as `section`.
+    fn column<const W: usize>(&mut self, section: Section, column: &Column<W>) {
+        self.columns(section, [column]);
+    }
+
+    /// Writes columns, one after the other, as `section`.
+    fn columns<const W: usize, const P: usize>(
+        &mut self,
+        section: Section,
+        parts: [&Column<W>; P],
+    ) {
+        self.write_bytes(section, W, &parts.map(Column::bytes));
+    }
+
+    /// Writes `parts`, one after the other, as `section`: their bytes are its elements',
+    /// `width` bytes each.
+    fn write_bytes(&mut self, section: Section, width: usize, parts: &[&[u8]]) {
+        debug_assert_eq!(width, section.width());
         let offset = align_up(self.out.len());
         self.out.resize(offset, 0);
-        self.out.extend_from_slice(bytes);
-        self.directory[section as usize] = (offset, bytes.len());
+        for part in parts {
+            self.out.extend_from_slice(part);
+        }
+        let count = (self.out.len() - offset) / width;
+        self.directory[section as usize] = (offset, count);
     }
 }

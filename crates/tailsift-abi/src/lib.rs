@@ -5,9 +5,10 @@
 //! memory, and a guest policy reads it in place.
 //!
 //! - [`TraceBuf::parse`] (always available, no allocation) checks a buffer once — magic,
-//!   version, every section's bounds and alignment, the columns' counts, the offsets — and then
-//!   reads it without copying. No accessor panics on any input: what `parse` cannot check
-//!   cheaply (string indices, UTF-8, value tags, span indices) reads as `None`.
+//!   version, every section's bounds and alignment, the columns' counts, the offsets, the string
+//!   bytes' UTF-8 as a whole — and then reads it without copying. No accessor panics on any
+//!   input: what `parse` cannot check cheaply (string indices, a string cut inside a character,
+//!   value tags, span indices) reads as `None`.
 //! - [`Encoder`] (feature `alloc`, on by default) builds buffers, reusing its memory from one
 //!   trace to the next. The engine's own encoder, from a `TraceView`, is `tailsift::abi`.
 //!
@@ -85,7 +86,7 @@ mod value;
 
 pub use decode::{Attribute, Attributes, Indices, OriginRef, SpanRef, TraceBuf};
 #[cfg(feature = "alloc")]
-pub use encode::{EncodeError, Encoder, OriginFacts, SpanFacts, TraceFacts};
+pub use encode::{EncodeError, Encoder, OriginFacts, SpanFacts, TraceEncoder, TraceFacts};
 pub use error::DecodeError;
 pub use layout::{Section, ALIGN, HEADER_LEN, MAGIC, NONE, SECTION_COUNT, VERSION};
 pub use value::Value;

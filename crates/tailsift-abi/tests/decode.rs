@@ -214,7 +214,7 @@ fn wire(attrs: &Attrs) -> impl Iterator<Item = (&str, Value<'_>)> {
 fn encode<'e>(encoder: &'e mut Encoder, t: &TraceInput) -> &'e [u8] {
     let [start, end, duration, now, randomness, bytes] = t.numbers;
     let [incomplete, early, timed_out, shutdown] = t.flags;
-    encoder.begin(&TraceFacts {
+    let mut trace = encoder.begin(&TraceFacts {
         trace_id: t.trace_id,
         start_unix_nano: start,
         end_unix_nano: end,
@@ -243,7 +243,7 @@ fn encode<'e>(encoder: &'e mut Encoder, t: &TraceInput) -> &'e [u8] {
         .origins
         .iter()
         .map(|o| {
-            encoder.push_origin(
+            trace.push_origin(
                 &OriginFacts {
                     service: &o.service,
                     scope_name: &o.scope_name,
@@ -255,7 +255,7 @@ fn encode<'e>(encoder: &'e mut Encoder, t: &TraceInput) -> &'e [u8] {
         })
         .collect();
     for s in &t.spans {
-        encoder.push_span(
+        trace.push_span(
             &SpanFacts {
                 span_id: s.id.to_be_bytes(),
                 parent_span_id: s.parent.to_be_bytes(),
@@ -272,12 +272,12 @@ fn encode<'e>(encoder: &'e mut Encoder, t: &TraceInput) -> &'e [u8] {
         );
     }
     if let Some(path) = &t.critical_path {
-        encoder.set_critical_path(path);
+        trace.set_critical_path(path);
     }
     if let Some(parents) = &t.parents {
-        encoder.set_parents(parents.iter().copied());
+        trace.set_parents(parents.iter().copied());
     }
-    encoder.finish().expect("a small trace fits")
+    trace.finish().expect("a small trace fits")
 }
 
 fn assert_attrs(found: tailsift_abi::Attributes<'_>, expected: &Attrs) {
@@ -488,6 +488,84 @@ fn a_small_trace_reads_back_as_written() {
     let trace = TraceBuf::parse(&bytes).expect("a fresh buffer parses");
     assert_round_trip(&t, &trace);
     walk(&trace);
+}
+
+/// Every string of a parsed buffer, as it reads.
+fn strings(trace: &TraceBuf<'_>) -> Vec<Option<String>> {
+    (0..trace.string_count())
+        .map(|i| trace.string(i).map(str::to_owned))
+        .collect()
+}
+
+/// Where string `index` starts, as the string offsets section of `bytes` holds it.
+fn string_offset_at(bytes: &[u8], index: usize) -> usize {
+    let offsets = u32::from_le_bytes(bytes[136..140].try_into().unwrap()) as usize;
+    offsets + index * 4
+}
+
+#[test]
+fn a_string_cut_inside_a_character_reads_as_none_and_the_others_still_read() {
+    let mut t = small_trace();
+    // The first span's name: strings after it follow in the table.
+    t.spans[0].name = "h\u{e9}llo".into();
+    let mut encoder = Encoder::new();
+    let mut bytes = encode(&mut encoder, &t).to_vec();
+    let before = strings(&TraceBuf::parse(&bytes).unwrap());
+    let k = before
+        .iter()
+        .position(|s| s.as_deref() == Some("h\u{e9}llo"))
+        .unwrap();
+    // String k ends, and string k + 1 starts, between the two bytes of the "é": the string
+    // bytes are still valid UTF-8 as a whole, the two strings are not.
+    let at = string_offset_at(&bytes, k + 1);
+    let start = u32::from_le_bytes(bytes[at - 4..at].try_into().unwrap());
+    bytes[at..at + 4].copy_from_slice(&(start + 2).to_le_bytes());
+    let trace = TraceBuf::parse(&bytes).expect("the offsets are still in order");
+    let after = strings(&trace);
+    assert_eq!(after[k], None);
+    assert_eq!(after[k + 1], None);
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        if i != k && i != k + 1 {
+            assert_eq!(a, b, "string {i}");
+        }
+    }
+    let first = trace.spans().next().unwrap();
+    assert_eq!(first.name(), None);
+    assert!(before[k + 1].is_some(), "a string after it, cut too");
+    assert_eq!(first.attribute("retries"), Some(Value::Int(0)));
+    assert_eq!(trace.root_service(), Some("checkout"));
+}
+
+#[test]
+fn a_string_of_bad_utf8_reads_as_none_and_the_others_still_read() {
+    let t = small_trace();
+    let mut encoder = Encoder::new();
+    let mut bytes = encode(&mut encoder, &t).to_vec();
+    let before = strings(&TraceBuf::parse(&bytes).unwrap());
+    let k = before
+        .iter()
+        .position(|s| s.as_deref() == Some("/cart"))
+        .unwrap();
+    let string_bytes = u32::from_le_bytes(bytes[144..148].try_into().unwrap()) as usize;
+    let at = string_offset_at(&bytes, k);
+    let start = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    bytes[string_bytes + start] = 0xff;
+    let trace = TraceBuf::parse(&bytes).expect("UTF-8 is left to the accessors");
+    let after = strings(&trace);
+    assert_eq!(after[k], None);
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        if i != k {
+            assert_eq!(a, b, "string {i}");
+        }
+    }
+    let span = trace.spans().next().unwrap();
+    assert_eq!(
+        span.attribute("http.route"),
+        None,
+        "the value's string is bad"
+    );
+    assert_eq!(span.attribute("retries"), Some(Value::Int(0)));
+    assert_eq!(span.name(), Some("PlaceOrder"));
 }
 
 #[test]

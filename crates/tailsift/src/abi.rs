@@ -37,7 +37,7 @@
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use tailsift_abi::{Encoder, OriginFacts, SpanFacts, TraceFacts};
+use tailsift_abi::{Encoder, OriginFacts, SpanFacts, TraceEncoder, TraceFacts};
 
 use crate::clock::nanos;
 use crate::span::{KeyValue, Origin, Span, Value};
@@ -66,6 +66,12 @@ pub struct EncodeOptions {
 #[derive(Debug, Default)]
 pub struct ViewEncoder {
     encoder: Encoder,
+    origins: Origins,
+}
+
+/// The origins of the trace being encoded, for [`ViewEncoder`]: each written once.
+#[derive(Debug, Default)]
+struct Origins {
     /// This trace's origins written so far, by the address of their `Arc<Origin>`.
     by_address: HashMap<usize, u32, ahash::RandomState>,
     /// The last span's origin address and index: consecutive spans mostly share one.
@@ -90,7 +96,7 @@ impl ViewEncoder {
     ) -> Result<&[u8], EncodeError> {
         let spans = view.spans();
         let (root_service, root_name) = view.root_operation();
-        self.encoder.begin(&TraceFacts {
+        let mut trace = self.encoder.begin(&TraceFacts {
             trace_id: view.trace_id().0,
             start_unix_nano: view.start_unix_nano(),
             end_unix_nano: view.end_unix_nano(),
@@ -115,12 +121,11 @@ impl ViewEncoder {
             root_service,
             root_name,
         });
-        self.by_address.clear();
-        self.last = None;
-        self.first_span.clear();
+        let origins = &mut self.origins;
+        origins.clear();
         for (i, span) in spans.iter().enumerate() {
-            let origin = self.origin(spans, i);
-            self.encoder.push_span(
+            let origin = origins.index(&mut trace, spans, i);
+            trace.push_span(
                 &SpanFacts {
                     span_id: span.span_id.0,
                     parent_span_id: span.parent_span_id.0,
@@ -137,18 +142,26 @@ impl ViewEncoder {
             );
         }
         if options.critical_path {
-            self.encoder.set_critical_path(view.critical_path().spans());
+            trace.set_critical_path(view.critical_path().spans());
         }
         if options.parents {
             let children = view.children();
-            self.encoder
-                .set_parents((0..spans.len()).map(|i| children.parent(i).map(|p| p as u32)));
+            trace.set_parents((0..spans.len()).map(|i| children.parent(i).map(|p| p as u32)));
         }
-        self.encoder.finish()
+        trace.finish()
+    }
+}
+
+impl Origins {
+    fn clear(&mut self) {
+        self.by_address.clear();
+        self.last = None;
+        self.first_span.clear();
     }
 
-    /// The origin index of span `i`'s origin, writing the origin first if it is new.
-    fn origin(&mut self, spans: &[Span], i: usize) -> u32 {
+    /// The origin index of span `i`'s origin, writing the origin into `trace` first if it is
+    /// new.
+    fn index<'s>(&mut self, trace: &mut TraceEncoder<'_, 's>, spans: &'s [Span], i: usize) -> u32 {
         let origin: &Arc<Origin> = &spans[i].origin;
         let address = Arc::as_ptr(origin) as usize;
         if let Some((last, index)) = self.last {
@@ -167,7 +180,7 @@ impl ViewEncoder {
                     Some(index) => index as u32,
                     None => {
                         self.first_span.push(i);
-                        self.encoder.push_origin(
+                        trace.push_origin(
                             &OriginFacts {
                                 service: origin.resource.service_name(),
                                 scope_name: &origin.scope.name,

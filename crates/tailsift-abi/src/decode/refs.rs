@@ -201,7 +201,8 @@ impl<'a> Attribute<'a> {
 
     /// The key; `None` only if the buffer's string index or UTF-8 is bad.
     pub fn key(&self) -> Option<&'a str> {
-        core::str::from_utf8(self.key_bytes()?).ok()
+        self.buf
+            .string(self.buf.u32_in(Section::AttributeKey, self.index)? as usize)
     }
 
     /// The value; `None` only if the buffer's tag, string index or UTF-8 is bad.

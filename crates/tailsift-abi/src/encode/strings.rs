@@ -15,10 +15,11 @@ pub(super) struct StringTable {
     /// by one large trace costs nothing to clear for the small ones after it.
     slots: Vec<Slot>,
     generation: u32,
-    /// The strings interned last, by the address of the bytes they were given at: callers'
-    /// repeated strings (span names, attribute keys, service names) are mostly one shared
-    /// allocation, so the address finds them without hashing. A hit is confirmed by comparing
-    /// the bytes, so an address reused for other bytes is only a miss.
+    /// The strings interned last, by the address and length of the bytes they were given at:
+    /// callers' repeated strings (span names, attribute keys, service names) are mostly one
+    /// shared allocation, so the address finds them without hashing. Within one trace the
+    /// bytes at an address do not change (see [`StringTable::intern`]), so a hit is not
+    /// confirmed by comparing them; entries of earlier traces are ignored by generation.
     recent: [Recent; RECENT],
     /// The short strings ([`StringTable::intern_copy`]) interned last, by their bytes: a
     /// span's short values (methods, codes, tiers) are copies at new addresses, but few
@@ -55,6 +56,7 @@ struct Recent {
     generation: u32,
     index: u32,
     address: usize,
+    len: usize,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -115,18 +117,23 @@ impl StringTable {
         &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
+    /// The number of `s`, added if it is new.
+    ///
+    /// The caller promises that until the next [`StringTable::clear`], the bytes at `s`'s
+    /// address and length stay `s`: a string found there again is taken to be the same
+    /// without comparing its bytes. [`super::TraceEncoder`] keeps the promise through the
+    /// type system: every string of a trace is borrowed for longer than the trace's encoding.
+    /// Broken, the buffer would name the wrong string; nothing unsafe follows.
+    #[inline]
     pub(super) fn intern(&mut self, s: &[u8]) -> u32 {
         // Unset trace states, status messages and scope versions: the commonest string.
         if s.is_empty() {
             return 0;
         }
         let address = s.as_ptr() as usize;
-        let recent = (address >> 3) % RECENT;
+        let recent = recent_slot(address);
         let seen = self.recent[recent];
-        if seen.generation == self.generation
-            && seen.address == address
-            && same_bytes(self.get(seen.index), s)
-        {
+        if seen.generation == self.generation && seen.address == address && seen.len == s.len() {
             return seen.index;
         }
         let index = self.lookup(s);
@@ -134,6 +141,7 @@ impl StringTable {
             generation: self.generation,
             index,
             address,
+            len: s.len(),
         };
         index
     }
@@ -143,6 +151,7 @@ impl StringTable {
     /// each span (a `Text`), at an address of its own every time. Remembered by its bytes, not
     /// its address (which would only evict a name or a key found again by its address); else
     /// through the index. A longer string goes to the index.
+    #[inline]
     pub(super) fn intern_copy(&mut self, s: &[u8]) -> u32 {
         if s.is_empty() {
             return 0;
@@ -164,7 +173,9 @@ impl StringTable {
         index
     }
 
-    /// [`StringTable::intern`] through the hash index.
+    /// [`StringTable::intern`] through the hash index. Out of line: it is the miss path of the
+    /// two lookups above, which are inlined where attributes are pushed.
+    #[inline(never)]
     fn lookup(&mut self, s: &[u8]) -> u32 {
         // At most half full, so probes stay short.
         if (self.len() + 1) * 2 > self.slots.len() {
@@ -220,10 +231,18 @@ impl StringTable {
     }
 }
 
+/// An address's place in [`StringTable::recent`]: a multiply of its bits, the top ones (heap
+/// addresses are multiples of 8 or 16, so their low bits alone would leave slots unused).
+fn recent_slot(address: usize) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    ((address as u64).wrapping_mul(K) >> (64 - RECENT.trailing_zeros())) as usize
+}
+
 /// The exact key of `s` if it has 1 to [`SHORT_BYTES`] bytes: the first and the last eight
 /// (overlapping) from eight bytes on, the first and the last four from four, else the first,
 /// middle and last byte, which between them are every byte; with the length, no two strings
 /// share a key.
+#[inline]
 fn short_key(s: &[u8]) -> Option<ShortKey> {
     let len = s.len();
     let word = |at: usize, n: usize| {
@@ -347,21 +366,22 @@ mod tests {
     }
 
     #[test]
-    fn bytes_changed_at_a_remembered_address_are_a_new_string() {
+    fn a_remembered_address_stands_for_its_bytes_within_one_trace_only() {
         let mut table = StringTable::new();
         let mut buffer = *b"checkout";
         let first = table.intern(&buffer);
         assert_eq!(table.intern(&buffer), first, "same address, same bytes");
+        // A shorter string at the same address is another string.
+        let short = table.intern(&buffer[..3]);
+        assert_ne!(short, first);
+        assert_eq!(table.get(short), b"che");
+        // The next trace forgets the addresses: other bytes there are a new string.
+        table.clear();
         buffer.copy_from_slice(b"payments");
         let second = table.intern(&buffer);
-        assert_ne!(second, first);
+        assert_eq!(second, 1);
         assert_eq!(table.get(second), b"payments");
-        // A shorter string at the same address.
-        let short = table.intern(&buffer[..3]);
-        assert_eq!(table.get(short), b"pay");
-        // Remembered addresses are forgotten with the trace.
-        table.clear();
-        assert_eq!(table.intern(&buffer), 1);
+        assert_eq!(table.intern(&buffer), second);
         assert_eq!(table.len(), 2);
     }
 
@@ -381,7 +401,7 @@ mod tests {
         assert_eq!(table.intern(&key), first);
         // Interning "GET" by address above remembered it; the copies did not.
         let mut expected = remembered;
-        let slot = (shared.as_ptr() as usize >> 3) % RECENT;
+        let slot = recent_slot(shared.as_ptr() as usize);
         expected[slot] = table.recent[slot];
         assert_eq!(table.recent, expected);
         assert_eq!(table.len(), 3);
@@ -420,11 +440,13 @@ mod tests {
             .short
             .iter()
             .any(|e| e.generation == generation && e.index == last));
-        for round in 0..3 {
-            for (s, &index) in strings.iter().zip(&first) {
-                let copy = s.clone();
-                assert_eq!(table.intern_copy(&copy), index, "round {round}");
-                assert_eq!(table.intern(&copy), index);
+        // Copies alive until the table is cleared, as its contract asks: an address stands for
+        // its bytes until then.
+        let rounds: Vec<Vec<Vec<u8>>> = (0..3).map(|_| strings.clone()).collect();
+        for (round, copies) in rounds.iter().enumerate() {
+            for ((s, copy), &index) in strings.iter().zip(copies).zip(&first) {
+                assert_eq!(table.intern_copy(copy), index, "round {round}");
+                assert_eq!(table.intern(copy), index);
                 assert_eq!(table.get(index), s.as_slice());
             }
         }
