@@ -147,6 +147,17 @@ impl<const W: usize> Column<W> {
         &self.0
     }
 
+    /// Elements and bytes held.
+    fn size(&self) -> (usize, usize) {
+        (self.count(), self.0.len())
+    }
+
+    /// Elements and bytes of `columns` written one after the other.
+    fn size_of(columns: [&Column<W>; 2]) -> (usize, usize) {
+        let bytes = columns[0].0.len() + columns[1].0.len();
+        (bytes / W, bytes)
+    }
+
     fn clear(&mut self) {
         self.0.clear();
     }
@@ -520,42 +531,86 @@ impl<'e, 's> TraceEncoder<'e, 's> {
             has_parents,
             out,
         } = this;
+        let offsets = strings.offsets();
+        let attributes = [&*span_attributes, &*origin_attributes];
+        // Each section's elements and bytes, in directory order.
+        let sizes: [(usize, usize); SECTION_COUNT] = [
+            (offsets.len(), offsets.len() * 4),
+            (strings.bytes().len(), strings.bytes().len()),
+            spans.ids.size(),
+            spans.parent_ids.size(),
+            spans.starts.size(),
+            spans.ends.size(),
+            spans.names.size(),
+            spans.kinds.size(),
+            spans.statuses.size(),
+            spans.flags.size(),
+            spans.origins.size(),
+            spans.trace_states.size(),
+            spans.attribute_offsets.size(),
+            Column::size_of(attributes.map(|a| &a.keys)),
+            Column::size_of(attributes.map(|a| &a.tags)),
+            Column::size_of(attributes.map(|a| &a.values)),
+            (origins.len(), origins.len() * ORIGIN_RECORD),
+            (critical_path.len(), critical_path.len() * 4),
+            (parents.len(), parents.len() * 4),
+        ];
+        // Where each goes: one after the other, each aligned. The buffer is sized once, and
+        // each section written in its place (in straight-line code: a loop over the sections
+        // cost a one-span trace a fifth more instructions).
         let mut directory = [(0usize, 0usize); SECTION_COUNT];
+        let mut end = HEADER_LEN;
+        for (place, &(count, bytes)) in directory.iter_mut().zip(&sizes) {
+            let at = align_up(end);
+            *place = (at, count);
+            end = at + bytes;
+        }
+        if u32::try_from(end).is_err() {
+            return Err(EncodeError::TooLarge { bytes: end });
+        }
         out.clear();
-        out.resize(HEADER_LEN, 0);
-        let mut w = SectionWriter {
+        out.resize(end, 0);
+        let at = |section: Section| directory[section as usize].0;
+        fill(out, at(Section::StringOffsets), offsets, u32::to_le_bytes);
+        copy(out, at(Section::StringBytes), &[strings.bytes()]);
+        copy(out, at(Section::SpanId), &[spans.ids.bytes()]);
+        copy(out, at(Section::ParentSpanId), &[spans.parent_ids.bytes()]);
+        copy(out, at(Section::SpanStart), &[spans.starts.bytes()]);
+        copy(out, at(Section::SpanEnd), &[spans.ends.bytes()]);
+        copy(out, at(Section::SpanName), &[spans.names.bytes()]);
+        copy(out, at(Section::SpanKind), &[spans.kinds.bytes()]);
+        copy(out, at(Section::SpanStatus), &[spans.statuses.bytes()]);
+        copy(out, at(Section::SpanFlags), &[spans.flags.bytes()]);
+        copy(out, at(Section::SpanOrigin), &[spans.origins.bytes()]);
+        copy(
             out,
-            directory: &mut directory,
-        };
-        w.write(Section::StringOffsets, &[strings.offsets()], |v| {
-            v.to_le_bytes()
-        });
-        w.write_bytes(Section::StringBytes, 1, &[strings.bytes()]);
-        w.column(Section::SpanId, &spans.ids);
-        w.column(Section::ParentSpanId, &spans.parent_ids);
-        w.column(Section::SpanStart, &spans.starts);
-        w.column(Section::SpanEnd, &spans.ends);
-        w.column(Section::SpanName, &spans.names);
-        w.column(Section::SpanKind, &spans.kinds);
-        w.column(Section::SpanStatus, &spans.statuses);
-        w.column(Section::SpanFlags, &spans.flags);
-        w.column(Section::SpanOrigin, &spans.origins);
-        w.column(Section::SpanTraceState, &spans.trace_states);
-        w.column(Section::SpanAttributes, &spans.attribute_offsets);
-        w.columns(
-            Section::AttributeKey,
-            [&span_attributes.keys, &origin_attributes.keys],
+            at(Section::SpanTraceState),
+            &[spans.trace_states.bytes()],
         );
-        w.columns(
-            Section::AttributeTag,
-            [&span_attributes.tags, &origin_attributes.tags],
+        copy(
+            out,
+            at(Section::SpanAttributes),
+            &[spans.attribute_offsets.bytes()],
         );
-        w.columns(
-            Section::AttributeValue,
-            [&span_attributes.values, &origin_attributes.values],
+        copy(
+            out,
+            at(Section::AttributeKey),
+            &attributes.map(|a| a.keys.bytes()),
         );
+        copy(
+            out,
+            at(Section::AttributeTag),
+            &attributes.map(|a| a.tags.bytes()),
+        );
+        copy(
+            out,
+            at(Section::AttributeValue),
+            &attributes.map(|a| a.values.bytes()),
+        );
+        // The origins' attribute ranges, relative to their own attributes until now, shifted
+        // past the spans' attributes, which come first in the attribute columns.
         let shift = span_attributes.len();
-        w.write(Section::Origins, &[origins], |mut record| {
+        fill(out, at(Section::Origins), origins, |mut record| {
             for field in [
                 ORIGIN_RESOURCE_START,
                 ORIGIN_RESOURCE_END,
@@ -570,12 +625,14 @@ impl<'e, 's> TraceEncoder<'e, 's> {
             }
             bytes
         });
-        w.write(Section::CriticalPath, &[critical_path], u32::to_le_bytes);
-        w.write(Section::ParentIndex, &[parents], u32::to_le_bytes);
+        fill(
+            out,
+            at(Section::CriticalPath),
+            critical_path,
+            u32::to_le_bytes,
+        );
+        fill(out, at(Section::ParentIndex), parents, u32::to_le_bytes);
 
-        if u32::try_from(out.len()).is_err() {
-            return Err(EncodeError::TooLarge { bytes: out.len() });
-        }
         let header = &mut out[..HEADER_LEN];
         header[AT_MAGIC..AT_MAGIC + 4].copy_from_slice(&MAGIC);
         put(header, AT_VERSION, &VERSION.to_le_bytes());
@@ -639,59 +696,23 @@ fn put(header: &mut [u8], at: usize, bytes: &[u8]) {
     header[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
-/// Appends sections to the buffer, each aligned, and records where they went.
-struct SectionWriter<'w> {
-    out: &'w mut Vec<u8>,
-    directory: &'w mut [(usize, usize); SECTION_COUNT],
+/// Copies `parts`, one after the other, into `out` from `at`.
+fn copy(out: &mut [u8], at: usize, parts: &[&[u8]]) {
+    let mut at = at;
+    for part in parts {
+        out[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
 }
 
-impl SectionWriter<'_> {
-    /// Writes `parts`, one after the other, as `section`, each element as `bytes` gives it.
-    fn write<T: Copy, const N: usize>(
-        &mut self,
-        section: Section,
-        parts: &[&[T]],
-        bytes: impl Fn(T) -> [u8; N],
-    ) {
-        debug_assert_eq!(N, section.width());
-        let offset = align_up(self.out.len());
-        let count: usize = parts.iter().map(|p| p.len()).sum();
-        // Sized first, then filled in place: no capacity check per element.
-        self.out.resize(offset + count * N, 0);
-        let mut chunks = self.out[offset..].chunks_exact_mut(N);
-        for part in parts {
-            // The part first: `zip` stops on it without taking a chunk from the next part's.
-            for (&item, chunk) in part.iter().zip(&mut chunks) {
-                chunk.copy_from_slice(&bytes(item));
-            }
-        }
-        self.directory[section as usize] = (offset, count);
-    }
-
-    /// Writes a column as `section`.
-    fn column<const W: usize>(&mut self, section: Section, column: &Column<W>) {
-        self.columns(section, [column]);
-    }
-
-    /// Writes columns, one after the other, as `section`.
-    fn columns<const W: usize, const P: usize>(
-        &mut self,
-        section: Section,
-        parts: [&Column<W>; P],
-    ) {
-        self.write_bytes(section, W, &parts.map(Column::bytes));
-    }
-
-    /// Writes `parts`, one after the other, as `section`: their bytes are its elements',
-    /// `width` bytes each.
-    fn write_bytes(&mut self, section: Section, width: usize, parts: &[&[u8]]) {
-        debug_assert_eq!(width, section.width());
-        let offset = align_up(self.out.len());
-        self.out.resize(offset, 0);
-        for part in parts {
-            self.out.extend_from_slice(part);
-        }
-        let count = (self.out.len() - offset) / width;
-        self.directory[section as usize] = (offset, count);
+/// Writes `items` into `out` from `at`, each as `bytes` gives it.
+fn fill<T: Copy, const N: usize>(
+    out: &mut [u8],
+    at: usize,
+    items: &[T],
+    bytes: impl Fn(T) -> [u8; N],
+) {
+    for (&item, chunk) in items.iter().zip(out[at..].chunks_exact_mut(N)) {
+        chunk.copy_from_slice(&bytes(item));
     }
 }
