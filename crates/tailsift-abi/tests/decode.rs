@@ -497,6 +497,35 @@ fn strings(trace: &TraceBuf<'_>) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Checks that the strings read `after` are those read `before`, except those in `bad`, which
+/// read as `None`.
+fn assert_only_bad_strings_changed(
+    before: &[Option<String>],
+    after: &[Option<String>],
+    bad: &[usize],
+) {
+    assert_eq!(before.len(), after.len());
+    for (i, (b, a)) in before.iter().zip(after).enumerate() {
+        if bad.contains(&i) {
+            assert_eq!(a, &None, "string {i} is bad");
+        } else {
+            assert_eq!(a, b, "string {i}");
+        }
+    }
+}
+
+/// `t` encoded, its strings as they read, and the index of `string` among them.
+fn encoded_with_string(t: &TraceInput, string: &str) -> (Vec<u8>, Vec<Option<String>>, usize) {
+    let mut encoder = Encoder::new();
+    let bytes = encode(&mut encoder, t).to_vec();
+    let read = strings(&TraceBuf::parse(&bytes).unwrap());
+    let index = read
+        .iter()
+        .position(|s| s.as_deref() == Some(string))
+        .unwrap();
+    (bytes, read, index)
+}
+
 /// Where string `index` starts, as the string offsets section of `bytes` holds it.
 fn string_offset_at(bytes: &[u8], index: usize) -> usize {
     let offsets = u32::from_le_bytes(bytes[136..140].try_into().unwrap()) as usize;
@@ -508,27 +537,14 @@ fn a_string_cut_inside_a_character_reads_as_none_and_the_others_still_read() {
     let mut t = small_trace();
     // The first span's name: strings after it follow in the table.
     t.spans[0].name = "h\u{e9}llo".into();
-    let mut encoder = Encoder::new();
-    let mut bytes = encode(&mut encoder, &t).to_vec();
-    let before = strings(&TraceBuf::parse(&bytes).unwrap());
-    let k = before
-        .iter()
-        .position(|s| s.as_deref() == Some("h\u{e9}llo"))
-        .unwrap();
+    let (mut bytes, before, k) = encoded_with_string(&t, "h\u{e9}llo");
     // String k ends, and string k + 1 starts, between the two bytes of the "é": the string
     // bytes are still valid UTF-8 as a whole, the two strings are not.
     let at = string_offset_at(&bytes, k + 1);
     let start = u32::from_le_bytes(bytes[at - 4..at].try_into().unwrap());
     bytes[at..at + 4].copy_from_slice(&(start + 2).to_le_bytes());
     let trace = TraceBuf::parse(&bytes).expect("the offsets are still in order");
-    let after = strings(&trace);
-    assert_eq!(after[k], None);
-    assert_eq!(after[k + 1], None);
-    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
-        if i != k && i != k + 1 {
-            assert_eq!(a, b, "string {i}");
-        }
-    }
+    assert_only_bad_strings_changed(&before, &strings(&trace), &[k, k + 1]);
     let first = trace.spans().next().unwrap();
     assert_eq!(first.name(), None);
     assert!(before[k + 1].is_some(), "a string after it, cut too");
@@ -538,26 +554,13 @@ fn a_string_cut_inside_a_character_reads_as_none_and_the_others_still_read() {
 
 #[test]
 fn a_string_of_bad_utf8_reads_as_none_and_the_others_still_read() {
-    let t = small_trace();
-    let mut encoder = Encoder::new();
-    let mut bytes = encode(&mut encoder, &t).to_vec();
-    let before = strings(&TraceBuf::parse(&bytes).unwrap());
-    let k = before
-        .iter()
-        .position(|s| s.as_deref() == Some("/cart"))
-        .unwrap();
+    let (mut bytes, before, k) = encoded_with_string(&small_trace(), "/cart");
     let string_bytes = u32::from_le_bytes(bytes[144..148].try_into().unwrap()) as usize;
     let at = string_offset_at(&bytes, k);
     let start = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
     bytes[string_bytes + start] = 0xff;
     let trace = TraceBuf::parse(&bytes).expect("UTF-8 is left to the accessors");
-    let after = strings(&trace);
-    assert_eq!(after[k], None);
-    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
-        if i != k {
-            assert_eq!(a, b, "string {i}");
-        }
-    }
+    assert_only_bad_strings_changed(&before, &strings(&trace), &[k]);
     let span = trace.spans().next().unwrap();
     assert_eq!(
         span.attribute("http.route"),
