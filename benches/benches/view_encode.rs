@@ -1,6 +1,8 @@
 //! The WASM trace-view wire format: encoding a `TraceView` (`tailsift::abi::ViewEncoder`, one
 //! warm encoder, as the WASM host will keep one per thread) for traces of 1, 10 and 100 spans,
-//! with and without the critical path; and a guest's decode of a 10-span buffer: a walk (parse,
+//! with and without the critical path, and the mission's first 2,000 traces one after the other
+//! (the demo's traffic: what the mission as WASM will pay per trace); and a guest's decode of a
+//! 10-span buffer: a walk (parse,
 //! then every span's name and every attribute's key and value) and a policy that reads no
 //! string (parse, then every span's status).
 //!
@@ -13,7 +15,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tailsift::abi::{EncodeOptions, TraceBuf, ViewEncoder};
-use tailsift_benches::workloads::SpanFactory;
+use tailsift_benches::workloads::{collect_traces, SpanFactory};
+use tailsift_traffic::Workload;
 
 mod common;
 
@@ -39,6 +42,25 @@ fn encode(c: &mut Criterion) {
             });
         }
     }
+    let workload = Workload::from_name("mission").expect("mission is a workload");
+    let traces = collect_traces(&workload, 2_000).expect("the mission traffic builds");
+    let views: Vec<_> = traces.iter().map(|spans| common::view(spans)).collect();
+    let spans: usize = traces.iter().map(Vec::len).sum();
+    group.throughput(Throughput::Elements(spans as u64));
+    let mut encoder = ViewEncoder::new();
+    group.bench_function(
+        format!("mission_{}_traces_{spans}_spans", traces.len()),
+        |b| {
+            b.iter(|| {
+                let mut bytes = 0;
+                for view in &views {
+                    let encoded = encoder.encode(black_box(view), EncodeOptions::default());
+                    bytes += encoded.map(<[u8]>::len).unwrap_or(0);
+                }
+                black_box(bytes)
+            })
+        },
+    );
     group.finish();
 
     let mut group = c.benchmark_group("view_decode");
