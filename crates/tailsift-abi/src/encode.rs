@@ -11,7 +11,8 @@
 //! engines share one allocation per repeated string, and a hit there skips hashing. The hit
 //! is not confirmed by comparing bytes: a [`TraceEncoder`] takes only strings that outlive it,
 //! so within one trace an address and a length stand for one string. Each column is held as
-//! the little-endian bytes its section will have, and copied into the buffer whole.
+//! the little-endian bytes its section will have; the buffer is laid out from the columns'
+//! sizes, sized once, and each column copied into its place whole.
 
 mod strings;
 
