@@ -1,7 +1,8 @@
 //! The WASM trace-view wire format: encoding a `TraceView` (`tailsift::abi::ViewEncoder`, one
 //! warm encoder, as the WASM host will keep one per thread) for traces of 1, 10 and 100 spans,
 //! with and without the critical path, and the mission's first 2,000 traces one after the other
-//! (the demo's traffic: what the mission as WASM will pay per trace); and a guest's decode of a
+//! (the demo's traffic: what the mission as WASM will pay per trace), also as a collector
+//! receives them (each batch an OTLP request read by the bridge); and a guest's decode of a
 //! 10-span buffer: a walk (parse,
 //! then every span's name and every attribute's key and value) and a policy that reads no
 //! string (parse, then every span's status).
@@ -15,7 +16,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tailsift::abi::{EncodeOptions, TraceBuf, ViewEncoder};
-use tailsift_benches::workloads::{collect_traces, SpanFactory};
+use tailsift::Interner;
+use tailsift_benches::workloads::{collect_traces, collect_traces_with, through_otlp, SpanFactory};
 use tailsift_traffic::Workload;
 
 mod common;
@@ -44,13 +46,26 @@ fn encode(c: &mut Criterion) {
     }
     let workload = Workload::from_name("mission").expect("mission is a workload");
     let traces = collect_traces(&workload, 2_000).expect("the mission traffic builds");
-    let views: Vec<_> = traces.iter().map(|spans| common::view(spans)).collect();
     let spans: usize = traces.iter().map(Vec::len).sum();
-    group.throughput(Throughput::Elements(spans as u64));
-    let mut encoder = ViewEncoder::new();
-    group.bench_function(
-        format!("mission_{}_traces_{spans}_spans", traces.len()),
-        |b| {
+    // The same traces as a collector receives them: each batch one OTLP request read by the
+    // bridge, whose resources and scopes are behind `Arc`s of their own in every request, and
+    // whose strings are interned.
+    let interner = Interner::default();
+    let received = collect_traces_with(&workload, traces.len(), |spans| {
+        through_otlp(spans, &interner)
+    })
+    .expect("the mission traffic builds");
+    let n = traces.len();
+    for (name, traces) in [
+        (format!("mission_{n}_traces_{spans}_spans"), &traces),
+        (format!("mission_{n}_traces_through_otlp"), &received),
+    ] {
+        let views: Vec<_> = traces.iter().map(|spans| common::view(spans)).collect();
+        group.throughput(Throughput::Elements(
+            traces.iter().map(Vec::len).sum::<usize>() as u64,
+        ));
+        let mut encoder = ViewEncoder::new();
+        group.bench_function(name, |b| {
             b.iter(|| {
                 let mut bytes = 0;
                 for view in &views {
@@ -59,8 +74,8 @@ fn encode(c: &mut Criterion) {
                 }
                 black_box(bytes)
             })
-        },
-    );
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("view_decode");

@@ -299,13 +299,23 @@ pub fn collect_traces(
     workload: &tailsift_traffic::Workload,
     max: usize,
 ) -> Result<Vec<Vec<Span>>, tailsift_traffic::ConfigError> {
+    collect_traces_with(workload, max, |spans| spans)
+}
+
+/// [`collect_traces`], each batch's spans first passed through `batch` (as a collector would
+/// receive them: [`through_otlp`]).
+pub fn collect_traces_with(
+    workload: &tailsift_traffic::Workload,
+    max: usize,
+    mut batch: impl FnMut(Vec<Span>) -> Vec<Span>,
+) -> Result<Vec<Vec<Span>>, tailsift_traffic::ConfigError> {
     let mut open: std::collections::HashMap<TraceId, Vec<Span>> = std::collections::HashMap::new();
     let mut done = Vec::with_capacity(max);
-    for batch in workload.traffic()? {
-        for span in batch.spans {
+    for traffic in workload.traffic()? {
+        for span in batch(traffic.spans) {
             open.entry(span.trace_id).or_default().push(span);
         }
-        for truth in batch.completed {
+        for truth in traffic.completed {
             if let Some(mut spans) = open.remove(&truth.trace_id) {
                 tailsift::view::sort_spans(&mut spans);
                 done.push(spans);
@@ -316,6 +326,14 @@ pub fn collect_traces(
         }
     }
     Ok(done)
+}
+
+/// `spans` written as one OTLP protobuf request and read back by the OTLP bridge, as a
+/// collector receives them: each resource and scope of the request behind `Arc`s of its own.
+pub fn through_otlp(spans: Vec<Span>, interner: &tailsift::Interner) -> Vec<Span> {
+    let mut request = Vec::new();
+    tailsift_otlp::encode_spans(&spans, &mut request);
+    tailsift_otlp::spans_from_protobuf(&request, interner).expect("the bridge reads what it writes")
 }
 
 /// The OTLP protobuf-encoded size of `span` as a `Span` message (its resource and scope are
