@@ -2,10 +2,10 @@
 //! warm encoder, as the WASM host will keep one per thread) for traces of 1, 10 and 100 spans,
 //! with and without the critical path, and the mission's first 2,000 traces one after the other
 //! (the demo's traffic: what the mission as WASM will pay per trace), also as a collector
-//! receives them (each batch an OTLP request read by the bridge); and a guest's decode of a
-//! 10-span buffer: a walk (parse,
-//! then every span's name and every attribute's key and value) and a policy that reads no
-//! string (parse, then every span's status).
+//! receives them (each batch an OTLP request read by the bridge). And a guest's decode: of a
+//! 10-span buffer, a walk (parse, then every span's name and every attribute's key and value)
+//! and a policy that reads no string (parse, then every span's status); of the mission's traces
+//! as received, the walk.
 //!
 //! Views are built outside the timed loop and kept, so their lazily computed facts are computed
 //! once: `with_critical_path` measures writing the path into the buffer, not computing it (the
@@ -88,22 +88,7 @@ fn encode(c: &mut Criterion) {
         .expect("a 10-span trace fits")
         .to_vec();
     group.throughput(Throughput::Elements(10));
-    group.bench_function("walk_10_spans", |b| {
-        b.iter(|| {
-            let Ok(trace) = TraceBuf::parse(black_box(&bytes)) else {
-                return 0;
-            };
-            let mut seen = 0usize;
-            for span in trace.spans() {
-                seen += span.name().map_or(0, str::len);
-                for attribute in span.attributes() {
-                    seen += attribute.key().map_or(0, str::len);
-                    seen += usize::from(attribute.value().is_some());
-                }
-            }
-            black_box(seen)
-        })
-    });
+    group.bench_function("walk_10_spans", |b| b.iter(|| walk(black_box(&bytes))));
     group.bench_function("parse_and_statuses_10_spans", |b| {
         b.iter(|| {
             let Ok(trace) = TraceBuf::parse(black_box(&bytes)) else {
@@ -112,7 +97,47 @@ fn encode(c: &mut Criterion) {
             black_box(trace.spans().filter(|s| s.is_error()).count())
         })
     });
+    // The mission's traces as a collector receives them, each encoded once: what a guest's
+    // walk of a real-looking trace costs.
+    let mut encoder = ViewEncoder::new();
+    let buffers: Vec<Vec<u8>> = received
+        .iter()
+        .map(|spans| {
+            encoder
+                .encode(&common::view(spans), EncodeOptions::default())
+                .expect("a mission trace fits")
+                .to_vec()
+        })
+        .collect();
+    group.throughput(Throughput::Elements(
+        received.iter().map(Vec::len).sum::<usize>() as u64,
+    ));
+    group.bench_function(format!("walk_mission_{n}_traces_through_otlp"), |b| {
+        b.iter(|| {
+            buffers
+                .iter()
+                .map(|bytes| walk(black_box(bytes)))
+                .sum::<usize>()
+        })
+    });
     group.finish();
+}
+
+/// A guest's walk of a buffer: parse, then every span's name and every attribute's key and
+/// value.
+fn walk(bytes: &[u8]) -> usize {
+    let Ok(trace) = TraceBuf::parse(bytes) else {
+        return 0;
+    };
+    let mut seen = 0usize;
+    for span in trace.spans() {
+        seen += span.name().map_or(0, str::len);
+        for attribute in span.attributes() {
+            seen += attribute.key().map_or(0, str::len);
+            seen += usize::from(attribute.value().is_some());
+        }
+    }
+    black_box(seen)
 }
 
 criterion_group! {
