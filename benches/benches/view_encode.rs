@@ -51,18 +51,18 @@ fn encode(c: &mut Criterion) {
     // bridge, whose resources and scopes are behind `Arc`s of their own in every request, and
     // whose strings are interned.
     let interner = Interner::default();
-    let received = collect_traces_with(&workload, traces.len(), |spans| {
-        through_otlp(spans, &interner)
+    let received = collect_traces_with(&workload, traces.len(), |batch| {
+        through_otlp(batch, &interner)
     })
     .expect("the mission traffic builds");
     let n = traces.len();
-    for (name, traces) in [
+    for (name, set) in [
         (format!("mission_{n}_traces_{spans}_spans"), &traces),
         (format!("mission_{n}_traces_through_otlp"), &received),
     ] {
-        let views: Vec<_> = traces.iter().map(|spans| common::view(spans)).collect();
+        let views: Vec<_> = set.iter().map(|spans| common::view(spans)).collect();
         group.throughput(Throughput::Elements(
-            traces.iter().map(Vec::len).sum::<usize>() as u64,
+            set.iter().map(Vec::len).sum::<usize>() as u64,
         ));
         let mut encoder = ViewEncoder::new();
         group.bench_function(name, |b| {
