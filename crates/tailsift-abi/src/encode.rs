@@ -556,6 +556,13 @@ impl<'e, 's> TraceEncoder<'e, 's> {
             (critical_path.len(), critical_path.len() * 4),
             (parents.len(), parents.len() * 4),
         ];
+        debug_assert!(
+            sizes
+                .iter()
+                .zip(Section::ALL)
+                .all(|(&(count, bytes), section)| bytes == count * section.width()),
+            "a section's size disagrees with its width in the layout"
+        );
         // Where each goes: one after the other, each aligned. The buffer is sized once, and
         // each section written in its place (in straight-line code: a loop over the sections
         // cost a one-span trace a fifth more instructions).
